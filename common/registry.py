@@ -1,0 +1,76 @@
+"""One registry of papers, read by the CLI, the tests and ``scripts/cite.py``.
+
+A paper is a package ``papers/<name>/`` whose ``paper.py`` defines ``PAPER``, a :class:`Paper`.
+Adding a folder is enough for it to be found everywhere: nothing lists the papers by hand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+import papers
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A number the paper reports, with where it reports it and what it measures."""
+
+    metric: str  # key of our own metric it compares with, e.g. "test/top1_error"
+    value: float
+    source: str  # "Table 2", "Section 3.3", "Figure 1"
+    definition: str  # what the number is, in words: data split, protocol, units
+    setting: str = ""  # what the paper ran to get it (data set, model, scale)
+
+
+@dataclass(frozen=True)
+class Paper:
+    """Metadata of one paper: who, where, how to cite it, and what it reports."""
+
+    name: str  # the folder name and the value of ``paper=<name>``
+    title: str
+    authors: tuple[str, ...]
+    year: int
+    venue: str
+    citation_key: str
+    bibtex: str
+    url: str = ""
+    doi: str = ""
+    arxiv: str = ""
+    reported: tuple[Reported, ...] = ()
+    # Overrides that make a smoke run on tiny data that needs no download (used by the tests).
+    smoke_overrides: tuple[str, ...] = field(default_factory=tuple)
+
+    def reported_for(self, metric: str) -> list[Reported]:
+        return [r for r in self.reported if r.metric == metric]
+
+
+class UnknownPaperError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; this one reads as a sentence
+        return str(self.args[0])
+
+
+def available() -> list[str]:
+    """Names of every paper package that defines ``paper.py``, sorted."""
+    names = []
+    for info in pkgutil.iter_modules(papers.__path__):
+        if info.ispkg and importlib.util.find_spec(f"papers.{info.name}.paper") is not None:
+            names.append(info.name)
+    return sorted(names)
+
+
+def get(name: str) -> Paper:
+    """The :class:`Paper` called ``name``; an unknown name lists the available ones."""
+    if name not in available():
+        raise UnknownPaperError(
+            f"unknown paper {name!r}; available papers: {', '.join(available())}"
+        )
+    paper = importlib.import_module(f"papers.{name}.paper").PAPER
+    if paper.name != name:
+        raise ValueError(f"papers/{name}/paper.py declares name {paper.name!r}")
+    return paper
+
+
+def all_papers() -> list[Paper]:
+    return [get(name) for name in available()]

@@ -1,0 +1,145 @@
+"""AlexNet as in Section 3 and Figure 2 of Krizhevsky, Sutskever & Hinton (2012). Pure PyTorch.
+
+    conv1  96 @ 11x11 stride 4 -> ReLU -> LRN -> max-pool 3/2
+    conv2 256 @ 5x5, two groups   -> ReLU -> LRN -> max-pool 3/2
+    conv3 384 @ 3x3 (sees both groups) -> ReLU
+    conv4 384 @ 3x3, two groups   -> ReLU
+    conv5 256 @ 3x3, two groups   -> ReLU -> max-pool 3/2
+    fc6 4096 -> ReLU -> dropout 0.5; fc7 4096 -> ReLU -> dropout 0.5; fc8 1000 (softmax in the loss)
+
+"Two groups" is the paper's split over two GPUs (Section 3.2): conv2, conv4 and conv5 only see the
+kernel maps on their own GPU. Every ablation the paper measured is a constructor argument.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # Section 3.1 compares the two (Figure 1)
+POOLING = {"overlapping": (3, 2), "non_overlapping": (2, 2)}  # Section 3.4: z=3, s=2 vs z=s=2
+BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")  # Section 5: these biases start at 1
+
+
+def local_response_norm(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+    """Section 3.3: b^i = a^i / (k + alpha sum_{j=i-n/2}^{i+n/2} (a^j)^2)^beta over n adjacent maps.
+
+    ``torch.nn.LocalResponseNorm`` divides alpha by n, so the paper's alpha is multiplied by n."""
+    return nn.LocalResponseNorm(size=size, alpha=alpha * size, beta=beta, k=k)
+
+
+class AlexNet(nn.Module):
+    """The paper's network, with switches for its ablations.
+
+    Args:
+        num_classes: 1000 for ILSVRC.
+        in_channels: 3 (RGB); 1 for grey digits.
+        widths: kernels of conv1..conv5, (96, 256, 384, 384, 256) in the paper.
+        hidden: units of fc6 and fc7 (4096).
+        conv1_kernel, conv1_stride, conv1_padding: 11, 4 and 2 for 224x224 inputs (the paper's
+            224 only gives conv1's 55x55 maps with 2 pixels of padding; 227 would need none).
+        input_size: the side of the (square) input crop, to size fc6.
+        groups: 2 as on the paper's two GPUs, 1 for one tower with full connections.
+        activation: "relu" (the paper) or "tanh" (Figure 1's comparison).
+        lrn: local response normalisation after conv1 and conv2 (Section 3.3).
+        pooling: "overlapping" (3/2, the paper) or "non_overlapping" (2/2, Section 3.4).
+        dropout: drop probability of fc6 and fc7 outputs (0.5; 0 turns it off, Section 4.2).
+        remove_conv: 3 or 4 drops that middle convolutional layer (Section 5's depth ablation);
+            the next layer then takes the previous layer's maps.
+        init_std: standard deviation of the initial weights (0.01 in Section 5).
+        bias_one: the layers whose biases start at 1 (Section 5); the others start at 0.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        widths: tuple[int, ...] = (96, 256, 384, 384, 256),
+        hidden: int = 4096,
+        conv1_kernel: int = 11,
+        conv1_stride: int = 4,
+        conv1_padding: int = 2,
+        input_size: int = 224,
+        groups: int = 2,
+        activation: str = "relu",
+        lrn: bool = True,
+        pooling: str = "overlapping",
+        dropout: float = 0.5,
+        remove_conv: int | None = None,
+        init_std: float = 0.01,
+        bias_one: tuple[str, ...] = BIAS_ONE,
+    ) -> None:
+        super().__init__()
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("pooling", pooling, POOLING)
+        if len(widths) != 5:
+            raise ValueError(f"widths must list the 5 convolutional layers, got {list(widths)}")
+        if remove_conv not in (None, 3, 4):
+            raise ValueError(f"remove_conv={remove_conv}; the middle layers are 3 and 4, or None")
+        act, (pool_size, pool_stride) = ACTIVATIONS[activation], POOLING[pooling]
+
+        def pool() -> nn.Module:
+            return nn.MaxPool2d(pool_size, pool_stride)
+
+        # (name, out channels, kernel, stride, padding, groups, followed by LRN + pool / pool)
+        plan = [
+            ("conv1", widths[0], conv1_kernel, conv1_stride, conv1_padding, 1, "lrn_pool"),
+            ("conv2", widths[1], 5, 1, 2, groups, "lrn_pool"),
+            ("conv3", widths[2], 3, 1, 1, 1, ""),
+            ("conv4", widths[3], 3, 1, 1, groups, ""),
+            ("conv5", widths[4], 3, 1, 1, groups, "pool"),
+        ]
+        layers: list[tuple[str, nn.Module]] = []
+        channels = in_channels
+        for index, (name, out, kernel, stride, padding, g, after) in enumerate(plan, start=1):
+            if index == remove_conv:
+                continue
+            layers.append((name, nn.Conv2d(channels, out, kernel, stride, padding, groups=g)))
+            layers.append((f"act{index}", act()))
+            if "lrn" in after and lrn:
+                layers.append((f"lrn{index}", local_response_norm()))
+            if "pool" in after:
+                layers.append((f"pool{index}", pool()))
+            channels = out
+        self.features = nn.Sequential(OrderedDict(layers))
+        flat = self.features(torch.zeros(1, in_channels, input_size, input_size)).numel()
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("fc6", nn.Linear(flat, hidden)),
+                    ("act6", act()),
+                    ("drop6", nn.Dropout(dropout)),
+                    ("fc7", nn.Linear(hidden, hidden)),
+                    ("act7", act()),
+                    ("drop7", nn.Dropout(dropout)),
+                    ("fc8", nn.Linear(hidden, num_classes)),
+                ]
+            )
+        )
+        self.reset_parameters(init_std, bias_one)
+
+    def reset_parameters(self, std: float = 0.01, bias_one: tuple[str, ...] = BIAS_ONE) -> None:
+        """Section 5: weights from N(0, 0.01); biases 1 in conv2, conv4, conv5, fc6, fc7, else 0
+        (the ones "accelerate the early stages of learning by providing the ReLUs with positive
+        inputs")."""
+        unknown = set(bias_one) - {name for name, _ in self.named_layers()}
+        if unknown:
+            raise ValueError(f"bias_one names layers this network lacks: {sorted(unknown)}")
+        for name, layer in self.named_layers():
+            nn.init.normal_(layer.weight, mean=0.0, std=std)
+            nn.init.constant_(layer.bias, 1.0 if name in bias_one else 0.0)
+
+    def named_layers(self) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
+        """conv1..conv5 and fc6..fc8 (without a removed layer), by their names in the paper."""
+        children = [*self.features.named_children(), *self.classifier.named_children()]
+        return [(n, m) for n, m in children if isinstance(m, nn.Conv2d | nn.Linear)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
+def check_choice(name: str, value: str, choices: dict) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}; choose one of {sorted(choices)}")

@@ -1,0 +1,129 @@
+"""The LightningModule: AlexNet trained as in Section 5 on the data of Section 4.1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from papers.alexnet import augment
+from papers.alexnet.model import AlexNet
+
+
+class AlexNetModule(L.LightningModule):
+    """Args (all plain values, saved as hyperparameters so a checkpoint rebuilds the module):
+    net: keyword arguments of :class:`AlexNet`.
+    image_size, channels: of the images the DataModule serves (256 and 3 in the paper).
+    crop: side of the training / test crops (224 in the paper).
+    flip, pca_colour, pca_std, ten_crop, subtract_mean: the Section 4.1 switches.
+    lr, momentum, weight_decay: Section 5's SGD (0.01, 0.9, 0.0005).
+    lr_factor, lr_patience: divide the learning rate by 10 when the validation error stops
+        improving (Section 5; the paper gives no patience, it judged by eye).
+    """
+
+    def __init__(
+        self,
+        net: dict[str, Any],
+        image_size: int,
+        channels: int,
+        crop: int,
+        flip: bool = True,
+        pca_colour: bool = True,
+        pca_std: float = 0.1,
+        ten_crop: bool = True,
+        subtract_mean: bool = True,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        lr_factor: float = 0.1,
+        lr_patience: int = 5,
+    ) -> None:
+        super().__init__()
+        if crop > image_size:
+            raise ValueError(f"crop={crop} is larger than the images ({image_size})")
+        self.save_hyperparameters()
+        self.net = AlexNet(in_channels=channels, input_size=crop, **net)
+        # Training-set statistics, filled in once by setup() and kept in every checkpoint.
+        self.register_buffer("mean_image", torch.zeros(channels, image_size, image_size))
+        self.register_buffer("eigenvalues", torch.zeros(3))
+        self.register_buffer("eigenvectors", torch.zeros(3, 3))
+        self.register_buffer("statistics_ready", torch.tensor(False))
+        num_classes = net.get("num_classes", 1000)
+        # Error rates, the paper's metrics (Tables 1 and 2): 1 - top-k accuracy, per split.
+        self.errors = torch.nn.ModuleDict(
+            {
+                f"{split}_{name}": 1 - MulticlassAccuracy(num_classes, top_k=k, average="micro")
+                for split in ("train", "val", "test")
+                for name, k in (("error", 1), ("top5_error", min(5, num_classes)))
+            }
+        )
+
+    def setup(self, stage: str) -> None:
+        if bool(self.statistics_ready) or self.trainer.datamodule is None:
+            return
+        images = self.trainer.datamodule.train_images()
+        self.mean_image.copy_(augment.mean_image(images))
+        if self.hparams.channels == 3:
+            eigenvalues, eigenvectors = augment.pixel_pca(images)
+            self.eigenvalues.copy_(eigenvalues)
+            self.eigenvectors.copy_(eigenvectors)
+        self.statistics_ready.fill_(True)
+
+    def centred(self, images: torch.Tensor) -> torch.Tensor:
+        x = augment.to_unit(images)
+        return x - self.mean_image if self.hparams.subtract_mean else x
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Class probabilities of uint8 images, averaged over the test views (Section 4.1)."""
+        hp = self.hparams
+        views = augment.test_views(self.centred(images), hp.crop, hp.ten_crop)
+        n, v = views.shape[:2]
+        logits = self.net(views.flatten(0, 1))
+        return logits.softmax(-1).view(n, v, -1).mean(1)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        hp = self.hparams
+        x = augment.random_crop_flip(self.centred(images), hp.crop, hp.flip)
+        if hp.pca_colour and hp.channels == 3:
+            x = augment.pca_colour(x, self.eigenvalues, self.eigenvectors, hp.pca_std)
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, labels)
+        self.log_errors("train", logits, labels, loss)
+        return loss
+
+    def evaluate(self, split: str, batch) -> None:
+        images, labels = batch
+        probabilities = self(images)
+        loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels)
+        self.log_errors(split, probabilities, labels, loss)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self.evaluate("val", batch)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self.evaluate("test", batch)
+
+    def log_errors(self, split: str, scores, labels, loss) -> None:
+        on_step = split == "train"
+        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, sync_dist=not on_step)
+        for name in ("error", "top5_error"):
+            metric = self.errors[f"{split}_{name}"]
+            metric.update(scores, labels)
+            self.log(f"{split}/{name}", metric, on_step=False, on_epoch=True)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.SGD(
+            self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/error", "interval": "epoch"},
+        }

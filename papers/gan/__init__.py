@@ -1,0 +1,1 @@
+"""Goodfellow et al. 2014, "Generative Adversarial Nets": MLP generator, maxout discriminator."""

@@ -1,0 +1,1 @@
+"""Bengio, Lamblin, Popovici & Larochelle 2007: greedy layer-wise training of deep networks."""

@@ -1,0 +1,1 @@
+"""Hochreiter & Schmidhuber (1997), "Long Short-Term Memory": networks and experiments."""
