@@ -45,15 +45,26 @@ class PaperStamp(L.Callback):
 
 
 def default_callbacks(cfg, output_dir: Path) -> list[L.Callback]:
+    """``best.ckpt`` (by ``callbacks.monitor``) and ``last.ckpt`` (the latest epoch), the RNG
+    state in both, a stop on a non-finite loss, and the paper's stamp.
+
+    Two checkpoint callbacks, because Lightning 2.6 only refreshes ``save_last`` when a top-k
+    checkpoint is saved, which would leave ``last.ckpt`` behind whenever the metric stalls."""
     checkpoint_dir = output_dir / "checkpoints"
+    every = cfg.callbacks.every_n_epochs
     return [
         ModelCheckpoint(
             dirpath=checkpoint_dir,
             filename="best",
             monitor=cfg.callbacks.monitor,
             mode=cfg.callbacks.mode,
-            save_last=True,
-            every_n_epochs=cfg.callbacks.every_n_epochs,
+            every_n_epochs=every,
+            enable_version_counter=False,
+        ),
+        ModelCheckpoint(
+            dirpath=checkpoint_dir,
+            filename="last",
+            every_n_epochs=every,
             enable_version_counter=False,
         ),
         RNGState(),

@@ -7,6 +7,7 @@ the W&B config, so runs compare side by side."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,19 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 
 
 def new_wandb_id() -> str:
-    from wandb.util import generate_id
-
-    return generate_id()
+    """A fresh run id, drawn outside the seeded generators so seeding is unaffected."""
+    return secrets.token_hex(4)
 
 
 def build_loggers(
-    cfg, output_dir: Path, wandb_id: str | None, config: dict[str, Any]
+    cfg, output_dir: Path, wandb_id: str | None, config: dict[str, Any], resume_index: int = 0
 ) -> list[Logger]:
+    """The CSV file is ``csv/metrics.csv``, and ``csv/resume-<k>/metrics.csv`` for the k-th
+    resume (Lightning's CSV logger would otherwise overwrite the earlier rows)."""
     loggers: list[Logger] = []
     if cfg.logger.csv:
-        loggers.append(CSVLogger(save_dir=str(output_dir), name="csv", version=""))
+        version = f"resume-{resume_index}" if resume_index else ""
+        loggers.append(CSVLogger(save_dir=str(output_dir), name="csv", version=version))
     if cfg.logger.wandb is not None:
         from lightning.pytorch.loggers import WandbLogger
 

@@ -507,3 +507,18 @@ def momentum_update(
             increment = increments[name]
             increment.mul_(momentum).add_(step, alpha=learning_rate)
             parameter.add_(increment)
+
+
+class CountedUpdate(torch.optim.Optimizer):
+    """An "optimiser" for Lightning's manual optimisation when the update is written by hand.
+
+    Contrastive divergence, up-down and the Appendix's plain gradient steps change the
+    parameters themselves (momentum kept in :class:`Increments` buffers), but Lightning counts
+    ``trainer.global_step`` in optimiser steps. ``step(closure)`` runs the update given as the
+    closure and returns its result, so each update is counted once and nothing else happens."""
+
+    def __init__(self, parameters) -> None:
+        super().__init__(parameters, defaults={})
+
+    def step(self, closure):  # type: ignore[override]
+        return closure()

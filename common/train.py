@@ -13,11 +13,12 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
 from common import registry
 from common.callbacks import default_callbacks
-from common.config import build, run_dir_of, to_container
+from common.config import build, to_container
 from common.distributed import is_rank_zero, world_size
 from common.errors import CheckpointError
 from common.loggers import build_loggers, finish_wandb, new_wandb_id
@@ -33,8 +34,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     seed_everything(cfg.seed)
 
     ckpt_path = resolve_checkpoint(cfg.ckpt_path)
-    previous = read_metadata(run_dir_of(ckpt_path) or output_dir) if ckpt_path else {}
+    # Resuming continues this folder's run (same W&B run); a checkpoint from elsewhere starts anew.
+    resuming = (
+        ckpt_path is not None and Path(ckpt_path).resolve().parents[1] == output_dir.resolve()
+    )
+    previous = read_metadata(output_dir) if resuming else {}
     wandb_id = previous.get("wandb_id") or (new_wandb_id() if cfg.logger.wandb else None)
+    resume_index = len(previous.get("resumes", [])) + 1 if resuming else 0
     info = run_metadata(cfg, world_size(), wandb_id)
     config = {**to_container(cfg), "citation_key": paper.citation_key, "run": info}
 
@@ -48,7 +54,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=default_callbacks(cfg, output_dir),
-        logger=build_loggers(cfg, output_dir, wandb_id, config) or False,
+        logger=build_loggers(cfg, output_dir, wandb_id, config, resume_index) or False,
         default_root_dir=str(output_dir),
     )
     if trainer.is_global_zero:
@@ -134,7 +140,10 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], output_dir: Path) 
         "output_dir": str(output_dir),
         "best_checkpoint": checkpoint.best_model_path or None,
         "last_checkpoint": str(Path(checkpoint.dirpath) / "last.ckpt"),
-        "csv_log": str(output_dir / "csv" / "metrics.csv") if cfg.logger.csv else None,
+        "csv_log": next(
+            (f"{lg.log_dir}/metrics.csv" for lg in trainer.loggers if isinstance(lg, CSVLogger)),
+            None,
+        ),
         "wandb_run": str(wandb_dirs[-1]) if wandb_dirs else None,
         "wandb_mode": cfg.logger.wandb.mode if cfg.logger.wandb else None,
     }

@@ -44,7 +44,7 @@ class AlexNetModule(L.LightningModule):
         super().__init__()
         if crop > image_size:
             raise ValueError(f"crop={crop} is larger than the images ({image_size})")
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run config already holds them
         self.net = AlexNet(in_channels=channels, input_size=crop, **net)
         # Training-set statistics, filled in once by setup() and kept in every checkpoint.
         self.register_buffer("mean_image", torch.zeros(channels, image_size, image_size))

@@ -1,0 +1,279 @@
+"""The LightningModule: Algorithm 1 of Goodfellow et al. (2014) with the authors' MNIST recipe,
+the Parzen-window evaluation of Table 1 and the samples of Figure 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import WandbLogger
+from torch import Tensor, nn
+
+from papers.gan.figures import plot_sample_grid
+from papers.gan.model import (
+    GENERATOR_OBJECTIVES,
+    Discriminator,
+    Generator,
+    discriminator_loss,
+    generator_loss,
+)
+from papers.gan.parzen import parzen_evaluation, select_sigma
+from papers.gan.schedule import Schedule
+
+PREPROCESSING = ("unit", "gcn")
+
+
+def global_contrast_normalize(x: Tensor, scale: float = 55.0, min_divisor: float = 1e-8) -> Tensor:
+    """Pylearn2's ``global_contrast_normalize(X, scale)``: each row minus its mean, divided by its
+    Euclidean norm over ``scale`` (the CIFAR-10 configuration's ``gcn: 55.``)."""
+    x = x - x.mean(1, keepdim=True)
+    norm = x.norm(dim=1, keepdim=True) / scale
+    return x / torch.where(norm < min_divisor, torch.ones_like(norm), norm)
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """No gradients for ``module``'s parameters inside the block (G's step passes through D)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+
+
+class GANModule(L.LightningModule):
+    """Args (plain values, saved as hyperparameters so a checkpoint rebuilds the module):
+    channels, image_size: shape of the images the DataModule serves (1 and 28 for MNIST).
+    generator, discriminator: keyword arguments of :class:`Generator` and :class:`Discriminator`
+        (their ``data_dim`` is channels * image_size**2).
+    k: discriminator steps per generator step (Algorithm 1; k = 1 in the paper).
+    generator_objective: "non_saturating" (maximise log D(G(z)), Section 3, the authors' code)
+        or "minimax" (minimise log(1 - D(G(z))), Eq. 1 as written).
+    init_output_bias_from_marginals: start G's sigmoid output at the training pixel means.
+    preprocess: "unit" (pixels / 255, MNIST and TFD) or "gcn" (global contrast normalisation
+        with ``gcn_scale``, CIFAR-10).
+    schedule: keyword arguments of :class:`Schedule` (lr 0.1 decaying per update, momentum 0.5
+        rising to 0.7 per epoch).
+    parzen: ``num_samples`` generated samples, ``num_valid`` validation images to choose sigma
+        on, ``batch_size`` for the distances, ``metric``: the name of the logged number.
+    figure: ``rows`` and ``cols`` of samples in Figure 2 (plus the nearest-neighbour column).
+    eval_seed: seed of the noise behind every evaluation and figure (the same z each time).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        image_size: int,
+        generator: dict[str, Any],
+        discriminator: dict[str, Any],
+        k: int = 1,
+        generator_objective: str = "non_saturating",
+        init_output_bias_from_marginals: bool = True,
+        preprocess: str = "unit",
+        gcn_scale: float = 55.0,
+        schedule: dict[str, Any] | None = None,
+        parzen: dict[str, Any] | None = None,
+        figure: dict[str, Any] | None = None,
+        eval_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if k < 1:
+            raise ValueError(f"k must be >= 1; got {k}")
+        if generator_objective not in GENERATOR_OBJECTIVES:
+            raise ValueError(
+                f"generator_objective must be one of {GENERATOR_OBJECTIVES}; "
+                f"got {generator_objective!r}"
+            )
+        if preprocess not in PREPROCESSING:
+            raise ValueError(f"preprocess must be one of {PREPROCESSING}; got {preprocess!r}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False  # Algorithm 1: two optimisers, k D steps per G step
+        data_dim = channels * image_size**2
+        self.generator = Generator(data_dim=data_dim, **generator)
+        self.discriminator = Discriminator(data_dim=data_dim, **discriminator)
+        self.schedule = Schedule(**(schedule or {}))
+        self.parzen = {"num_samples": 10_000, "num_valid": 1_000, "batch_size": 1_000,
+                       "metric": "parzen_ll", **(parzen or {})}  # fmt: skip
+        self.figure = {"rows": 4, "cols": 5, **(figure or {})}
+        # Counters of Algorithm 1 (kept in checkpoints): iterations = generator updates so far.
+        self.register_buffer("iterations", torch.tensor(0))
+        self.register_buffer("discriminator_updates", torch.tensor(0))
+        self.register_buffer("output_bias_ready", torch.tensor(False))
+        self.evaluation_images: list[Tensor] = []
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        hp = self.hparams
+        return hp.channels, hp.image_size, hp.image_size
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """uint8 images (N, C, H, W) -> the model's space, flattened (N, C*H*W)."""
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"the data serves images of shape {tuple(images.shape[1:])}; the model expects "
+                f"{self.image_shape} (set model.channels and model.image_size)"
+            )
+        x = images.flatten(1).float()
+        if self.hparams.preprocess == "gcn":
+            return global_contrast_normalize(x, self.hparams.gcn_scale)
+        return x / 255
+
+    def for_display(self, x: Tensor) -> Tensor:
+        """Flattened model-space images -> (N, H*W*C) in [0, 1], as the figures draw them.
+
+        GCN images are divided by their largest absolute value and mapped from [-1, 1]
+        (pylearn2's ``adjust_for_viewer``)."""
+        if self.hparams.preprocess == "gcn":
+            x = (x / x.abs().amax(1, keepdim=True).clamp_min(1e-8) + 1) / 2
+        return x.view(-1, *self.image_shape).permute(0, 2, 3, 1).flatten(1)
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        if datamodule is None or bool(self.output_bias_ready):
+            return
+        if self.hparams.init_output_bias_from_marginals:
+            self.generator.init_output_bias_from_marginals_(
+                self.preprocess(datamodule.train_images())
+            )
+        self.output_bias_ready.fill_(True)
+
+    # ------------------------------------------------------------------ Algorithm 1
+
+    def discriminator_step(self, real: Tensor, optimizer) -> dict[str, Tensor]:
+        """One SGD step of D ascending (1/m) sum log D(x) + log(1 - D(G(z))) on a minibatch."""
+        with torch.no_grad():
+            fake = self.generator.sample(len(real))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        loss = discriminator_loss(real_logits, fake_logits)
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        self.discriminator_updates += 1
+        return {
+            "loss_d": loss.detach(),
+            "d_real": torch.sigmoid(real_logits).mean().detach(),
+            "d_fake": torch.sigmoid(fake_logits).mean().detach(),
+        }
+
+    def generator_step(self, m: int, optimizer) -> dict[str, Tensor]:
+        """One SGD step of G on a fresh minibatch of m noise samples; D is held fixed."""
+        with frozen(self.discriminator):
+            loss = generator_loss(
+                self.discriminator(self.generator.sample(m)), self.hparams.generator_objective
+            )
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+        self.iterations += 1
+        return {"loss_g": loss.detach()}
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        images, _ = batch
+        real = self.preprocess(images)
+        optimizer_d, optimizer_g = self.optimizers()
+        t, epoch = int(self.iterations), self.current_epoch
+        lr, momentum = self.schedule.apply(optimizer_d.optimizer, t, epoch)
+        logs = self.discriminator_step(real, optimizer_d)
+        if int(self.discriminator_updates) % self.hparams.k == 0:
+            self.schedule.apply(optimizer_g.optimizer, t, epoch)
+            logs |= self.generator_step(len(real), optimizer_g)
+        for name, value in logs.items():
+            self.log(f"train/{name}", value, on_step=True, on_epoch=True)
+        self.log_dict({"train/lr": lr, "train/momentum": momentum}, on_step=True, on_epoch=False)
+        return logs["loss_d"]
+
+    def configure_optimizers(self):
+        s = self.schedule
+        return [
+            torch.optim.SGD(net.parameters(), lr=s.base_lr, momentum=s.init_momentum)
+            for net in (self.discriminator, self.generator)
+        ]
+
+    # ------------------------------------------------------------------ evaluation
+
+    @torch.no_grad()
+    def samples(self, n: int) -> Tensor:
+        """n samples of G from the fixed evaluation noise (the same each call)."""
+        generator = torch.Generator(device=self.device).manual_seed(self.hparams.eval_seed)
+        z = self.generator.sample_noise(n, generator)
+        return torch.cat([self.generator(chunk) for chunk in z.split(self.parzen["batch_size"])])
+
+    def collect(self, images: Tensor) -> None:
+        self.evaluation_images.append(self.preprocess(images))
+
+    def collected(self) -> Tensor:
+        """The images seen by this evaluation loop, from every process, then forgotten."""
+        x = torch.cat(self.evaluation_images)
+        self.evaluation_images = []
+        gathered = self.all_gather(x)
+        return gathered.flatten(0, 1) if gathered.ndim == 3 else gathered
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self.collect(batch[0])
+
+    def on_validation_epoch_end(self) -> None:
+        """val/parzen_ll: the mean log-likelihood of the first num_valid validation images under
+        the Parzen window on num_samples samples, at the best sigma of the grid."""
+        valid = self.collected()[: self.parzen["num_valid"]]
+        sigma, means = select_sigma(
+            self.samples(self.parzen["num_samples"]), valid, batch_size=self.parzen["batch_size"]
+        )
+        self.log("val/parzen_ll", means.max().float())
+        self.log("val/parzen_sigma", sigma)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self.collect(batch[0])
+
+    def validation_images(self) -> Tensor:
+        """The first num_valid validation images (parzen_ll.py's ``--limit_size``)."""
+        images, wanted = [], self.parzen["num_valid"]
+        for batch, _ in self.trainer.datamodule.val_dataloader():
+            images.append(self.preprocess(batch.to(self.device)))
+            wanted -= len(batch)
+            if wanted <= 0:
+                break
+        return torch.cat(images)[: self.parzen["num_valid"]]
+
+    def on_test_epoch_end(self) -> None:
+        """Table 1's protocol: sigma on validation, mean and standard error on the test set."""
+        test = self.collected()
+        result = parzen_evaluation(
+            self.samples(self.parzen["num_samples"]),
+            self.validation_images(),
+            test,
+            batch_size=self.parzen["batch_size"],
+        )
+        name = self.parzen["metric"]
+        self.log(f"test/{name}", result.mean)
+        self.log(f"test/{name}_se", result.standard_error)
+        self.log(f"test/{name}_sigma", result.sigma)
+        if self.trainer.is_global_zero:
+            self.save_figure_2()
+
+    def save_figure_2(self) -> Path:
+        """Figure 2: samples with the nearest training example of the last column, as
+        ``figure2.png`` in the run folder and, with a W&B logger, as the image ``figure2``."""
+        rows, cols = self.figure["rows"], self.figure["cols"]
+        train = self.preprocess(self.trainer.datamodule.train_images().to(self.device))
+        c, h, w = self.image_shape
+        path = Path(self.trainer.default_root_dir) / "figure2.png"
+        plot_sample_grid(
+            self.for_display(self.samples(rows * cols)),
+            self.for_display(train),
+            path,
+            rows,
+            cols,
+            (h, w) if c == 1 else (h, w, c),
+        )
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image("figure2", [str(path)], step=self.global_step)
+        return path

@@ -1,0 +1,268 @@
+"""The LightningModule: one network of model.py trained on one experiment of Section 5 with the
+paper's learning rate, stopped by the experiment's stopping rule, judged by its success criterion
+(Tables 10 and 11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from papers.lstm import tasks
+from papers.lstm.data import settings_for
+from papers.lstm.model import MemoryCellNetwork, build_network, squared_error
+from papers.lstm.paper import reported_for_run
+from papers.lstm.tasks import Batch, StoppingRule
+
+
+class LSTMModule(L.LightningModule):
+    """Args (plain values, saved as hyperparameters so a checkpoint rebuilds the module):
+    task, task_options: the experiment and its variation (``tasks.task_settings``).
+    network: "1997" (the paper), "forget_gate" (Gers et al. 2000), "torch_lstm" (the modern
+        reference) or "tanh_rnn" (the BPTT baseline); see ``model.build_network``.
+    gradient: "truncated" (the paper's learning algorithm) or "full" (BPTT) for the memory cell
+        networks.
+    hidden_size: units of "torch_lstm" / "tanh_rnn" (None: as many as the memory cells).
+    learning_rate: None: the experiment's (Table 10).
+    forget_gate_bias: initial forget gate biases, one per block ("forget_gate" only; None: random
+        like the other weights).
+    plateau_window: Exp. 2a/2b add the memory cell "whenever the error stops decreasing" (Section
+        5.2): we compare the mean training error of consecutive windows of this many sequences.
+
+    Each sequence counts as one online update of the paper: the training loss is the sum of the
+    sequences' errors (not their mean), so a batch of B sequences makes the step that B online
+    updates would make if the weights stood still in between.
+    """
+
+    def __init__(
+        self,
+        task: str | int,
+        task_options: dict[str, Any] | None = None,
+        network: str = "1997",
+        gradient: str = "truncated",
+        hidden_size: int | None = None,
+        learning_rate: float | None = None,
+        forget_gate_bias: list[float] | None = None,
+        plateau_window: int = 1000,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.settings = settings_for(task, task_options)
+        settings = self.settings
+        self.learning_rate = settings.learning_rate if learning_rate is None else learning_rate
+        self.net = build_network(
+            network,
+            **settings.network_kwargs(),
+            gradient=gradient,
+            hidden_size=hidden_size,
+            forget_gate_bias=None if forget_gate_bias is None else tuple(forget_gate_bias),
+        )
+        self.grows_memory = settings.add_memory_on_plateau and isinstance(
+            self.net, MemoryCellNetwork
+        )
+        # Counters that must survive a resume (and the reload of the checkpoint for testing).
+        self.register_buffer("sequences_seen", torch.tensor(0))
+        self.register_buffer("sequences_to_success", torch.tensor(-1))
+        self.register_buffer("sequences_to_st1", torch.tensor(-1))
+        self.register_buffer("memory_added", torch.tensor(not self.grows_memory))
+        self.register_buffer("window", torch.zeros(2, dtype=torch.float64))  # error sum, count
+        self.register_buffer("previous_window_error", torch.tensor(float("inf")))
+        rule = settings.stop
+        self.recent = tasks.RecentSequences(rule.size) if rule.source == "recent" else None
+        self.judged: list[tuple[Tensor, ...]] = []
+
+    # --- training ---------------------------------------------------------------------------------
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        if isinstance(self.net, MemoryCellNetwork):
+            self.net.memory_enabled = bool(self.memory_added)
+        return self.net(inputs)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        outputs = self(batch.inputs)
+        errors = squared_error(outputs, batch.targets, batch.mask)
+        world_size = self.trainer.world_size
+        self.sequences_seen += len(errors) * world_size
+        self.log("train/loss", errors.mean(), on_step=False, on_epoch=True)
+        if not bool(self.memory_added):
+            self.watch_plateau(errors.detach())
+        if self.recent is not None:
+            self.recent.add(*judge(outputs.detach(), batch, self.settings))
+            if self.sequences_to_success < 0 and self.agreed(
+                self.settings.stop.met(self.recent.correct, self.recent.abs_error)
+            ):
+                self.stop_training()
+        # Gradients are averaged over processes: times world_size gives the sum over the batch.
+        return errors.sum() * world_size
+
+    def watch_plateau(self, errors: Tensor) -> None:
+        """Exp. 2a/2b: switch the memory cell on once a window's mean error is no lower than the
+        previous window's (Section 5.2, "abuse problem", solution (1))."""
+        self.window += torch.stack([errors.sum().double(), errors.new_tensor(len(errors)).double()])
+        if self.window[1] < self.hparams.plateau_window:
+            return
+        mean = self.window[0] / self.window[1]
+        if mean >= self.previous_window_error:
+            self.memory_added.fill_(True)
+        self.previous_window_error.copy_(mean)
+        self.window.zero_()
+
+    def stop_training(self) -> None:
+        self.sequences_to_success.copy_(self.sequences_seen)
+        self.trainer.should_stop = True
+
+    def agreed(self, decision: bool) -> bool:
+        """One decision for all processes (any of them)."""
+        return self.trainer.strategy.reduce_boolean_decision(decision, all=False)
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/sequences", self.sequences_seen.float())
+        self.log("train/success", float(self.sequences_to_success >= 0))
+        if self.sequences_to_success >= 0:
+            self.log("train/sequences_to_success", self.sequences_to_success.float())
+        if self.sequences_to_st1 >= 0:
+            self.log("train/sequences_to_st1", self.sequences_to_st1.float())
+        if self.grows_memory:
+            self.log("train/memory_added", self.memory_added.float())
+        if self.recent is not None:
+            self.log("train/recent_wrong", (~self.recent.correct).sum().float())
+            self.log("train/recent_mean_abs_error", self.recent.abs_error.mean())
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.net.parameters(), lr=self.learning_rate)
+
+    # --- validation: the stopping rules on a test sample (Exp. 1-3) --------------------------------
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.collect(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        correct, abs_error, errors, _ = self.gather_judged()
+        if self.trainer.sanity_checking:
+            return
+        self.log("val/loss", errors.mean())
+        self.log("val/wrong_predictions", (~correct).sum().float())
+        self.log("val/mean_abs_error", abs_error.mean())
+        # Monitored with mode=max: the best checkpoint is the latest one, as the paper tests the
+        # network where training stopped.
+        self.log("val/sequences_seen", self.sequences_seen.float())
+        settings = self.settings
+        if settings.stop.source != "test" or self.sequences_to_success >= 0:
+            return
+        first = settings.first_stop
+        if first is not None and self.sequences_to_st1 < 0 and first.met(correct, abs_error):
+            self.sequences_to_st1.copy_(self.sequences_seen)
+        if self.agreed(settings.stop.met(correct, abs_error)):
+            self.stop_training()
+
+    # --- test: the success criterion on a fresh test set --------------------------------------------
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.collect(batch)
+
+    def on_test_epoch_end(self) -> None:
+        correct, abs_error, errors, squared = self.gather_judged()
+        wrong, size = int((~correct).sum()), len(correct)
+        success = criterion_met(self.settings.stop, correct, abs_error)
+        self.log("test/wrong_predictions", float(wrong))
+        self.log("test/size", float(size))
+        self.log("test/fraction_misclassified", wrong / size)
+        self.log("test/mean_abs_error", abs_error.mean())
+        self.log("test/mse", squared.mean())
+        self.log("test/loss", errors.mean())
+        self.log("test/success", float(success))
+        if self.trainer.is_global_zero:
+            print(self.success_report(wrong, size, float(abs_error.mean()), success))
+
+    # --- shared -------------------------------------------------------------------------------------
+
+    def collect(self, batch: Batch) -> None:
+        outputs = self(batch.inputs)
+        correct, abs_error = judge(outputs, batch, self.settings)
+        errors = squared_error(outputs, batch.targets, batch.mask)
+        self.judged.append((correct, abs_error, errors, judged_squared_error(outputs, batch, self.settings)))
+
+    def gather_judged(self) -> tuple[Tensor, ...]:
+        """Per-sequence results of this evaluation, from every process; then forgotten."""
+        parts = [torch.cat(column) for column in zip(*self.judged, strict=True)]
+        self.judged = []
+        if self.trainer.world_size > 1:
+            parts = [self.all_gather(part).flatten(0, 1) for part in parts]
+        return tuple(part.cpu() for part in parts)
+
+    def success_report(self, wrong: int, size: int, mean_abs_error: float, success: bool) -> str:
+        settings, rule = self.settings, self.settings.stop
+        stopped = int(self.sequences_to_success)
+        lines = [
+            f"== success criterion, Exp. {settings.task} ({settings.section}, {settings.title})",
+            f"test: {wrong} of {size} sequences processed wrongly ({criterion_text(settings)}), "
+            f"mean |error| {mean_abs_error:.4f}; stopping rule on the test set: "
+            + ("met" if success else "not met"),
+            f"training: {describe_rule(rule)}: "
+            + (
+                f"met after {stopped:,} sequences"
+                if stopped >= 0
+                else f"not met within {int(self.sequences_seen):,} sequences"
+            ),
+        ]
+        task_options = self.hparams.task_options or {}
+        for r in reported_for_run(settings.task, task_options):
+            lines.append(f"paper ({r.source}; {r.setting}): {r.metric} = {r.value:g}")
+        return "\n".join(lines)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.recent is not None:
+            checkpoint["recent_sequences"] = {
+                "correct": self.recent.correct,
+                "abs_error": self.recent.abs_error,
+            }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.recent is not None and "recent_sequences" in checkpoint:
+            self.recent.correct = checkpoint["recent_sequences"]["correct"]
+            self.recent.abs_error = checkpoint["recent_sequences"]["abs_error"]
+
+
+def judge(outputs: Tensor, batch: Batch, settings: tasks.TaskSettings) -> tuple[Tensor, Tensor]:
+    """Each sequence: processed correctly (Table 11's criterion) and its mean absolute error."""
+    return (
+        tasks.sequence_correct(outputs, batch, settings),
+        tasks.sequence_abs_error(outputs, batch, settings),
+    )
+
+
+def judged_squared_error(outputs: Tensor, batch: Batch, settings: tasks.TaskSettings) -> Tensor:
+    """[B]: mean squared error against the criterion's targets at the judged steps (Table 8)."""
+    steps = tasks.judged_steps(batch, settings).unsqueeze(-1)
+    total = ((outputs - batch.eval_targets) ** 2 * steps).sum(dim=(1, 2))
+    return total / (steps.sum(dim=(1, 2)) * outputs.shape[-1])
+
+
+def criterion_met(rule: StoppingRule, correct: Tensor, abs_error: Tensor) -> bool:
+    """The stopping rule applied to a whole set: at most the rule's fraction of wrong sequences
+    and, if the rule has one, the mean absolute error below its bound."""
+    wrong_fraction = float((~correct).float().mean())
+    if wrong_fraction > rule.max_wrong / rule.size:
+        return False
+    return rule.max_mean_abs_error is None or float(abs_error.mean()) < rule.max_mean_abs_error
+
+
+def criterion_text(settings: tasks.TaskSettings) -> str:
+    if settings.tolerance is None:
+        return "wrong: at some step the legal next symbols are not the most active outputs"
+    where = "at some step" if settings.judged_at == "all" else "at the end"
+    return f"wrong: some output's |error| >= {settings.tolerance:g} {where}"
+
+
+def describe_rule(rule: StoppingRule) -> str:
+    where = (
+        f"the {rule.size:,} most recent training sequences"
+        if rule.source == "recent"
+        else f"a test sample of {rule.size:,} sequences"
+    )
+    text = f"at most {rule.max_wrong} wrong of {where}"
+    if rule.max_mean_abs_error is not None:
+        text += f" and their mean |error| < {rule.max_mean_abs_error:g}"
+    return text

@@ -1,0 +1,64 @@
+"""Shared fixtures: offline settings, composing the real configs into a temporary run folder."""
+
+import os
+
+# Read when these libraries are first imported: set before anything imports them.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["WANDB_MODE"] = "offline"
+os.environ["WANDB_SILENT"] = "true"
+os.environ["WANDB_ERROR_REPORTING"] = "false"
+os.environ.pop("LANDMARKS_DATA_DIR", None)  # tests never depend on ../shared/data
+
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+
+from common.config import CONFIG_DIR  # noqa: E402
+
+# Quiet, fast trainer settings for in-process runs.
+FAST = [
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def compose_config(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
+    """The real configs, composed as ``scripts/train.py`` would, writing into ``output_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.cache_dir = str(cache_dir)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., DictConfig]:
+    cache_dir = tmp_path / "cache"
+
+    def make(*overrides: str, run: str = "run") -> DictConfig:
+        return compose_config([*FAST, *overrides], tmp_path / run, cache_dir)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _isolate_global_state() -> Iterator[None]:
+    """Undo what a training run leaves behind in the process."""
+    threads = torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(False)
+    torch.set_num_threads(threads)
+    from common.loggers import finish_wandb
+
+    finish_wandb()

@@ -1,0 +1,63 @@
+"""Every paper in the registry: its files exist, its configs compose, and it trains on tiny data.
+
+Parametrized over the registry, so a new paper folder is covered without editing this file."""
+
+import math
+import re
+
+import pytest
+from hydra.utils import get_class
+
+from common import registry
+from common.config import CONFIG_DIR
+from common.train import train
+
+PAPERS = registry.available()
+
+
+def test_registry_finds_the_papers_and_refuses_unknown_names():
+    assert "alexnet" in PAPERS
+    with pytest.raises(
+        registry.UnknownPaperError, match=r"unknown paper 'nope'; available papers: "
+    ):
+        registry.get("nope")
+
+
+@pytest.mark.parametrize("name", PAPERS)
+def test_paper_metadata_is_complete(name):
+    paper = registry.get(name)
+    assert paper.name == name
+    assert re.match(rf"@\w+\{{{paper.citation_key},", paper.bibtex), "BibTeX key = citation_key"
+    assert str(paper.year) in paper.bibtex
+    assert paper.reported, "a paper reports at least one number"
+    for reported in paper.reported:
+        assert re.search(r"(Table|Figure|Section|Fig\.|Appendix)", reported.source), reported
+        assert reported.definition and math.isfinite(reported.value)
+
+
+@pytest.mark.parametrize("name", PAPERS)
+@pytest.mark.parametrize("preset", ["quick", "paper"])
+def test_configs_compose_for_every_preset(name, preset, make_config):
+    for path in (
+        f"paper/{name}.yaml",
+        f"model/{name}.yaml",
+        f"data/{name}/{preset}.yaml",
+        f"recipe/{name}/{preset}.yaml",
+    ):
+        assert (CONFIG_DIR / path).exists(), f"configs/{path} is missing"
+    cfg = make_config(f"paper={name}", f"preset={preset}")
+    assert cfg.paper.name == name and cfg.preset.name == preset
+    for node in (cfg.model, cfg.data):
+        assert get_class(node._target_)  # the classes the configs name exist
+
+
+@pytest.mark.parametrize("name", PAPERS)
+def test_every_paper_trains_on_tiny_data(name, make_config):
+    paper = registry.get(name)
+    cfg = make_config(
+        f"paper={name}", *paper.smoke_overrides, "trainer.fast_dev_run=true", "logger=none"
+    )
+    summary = train(cfg)
+    assert summary["steps"] >= 1
+    finite = [v for v in summary["metrics"].values() if math.isfinite(v)]
+    assert finite and len(finite) == len(summary["metrics"]), summary["metrics"]
