@@ -258,7 +258,33 @@ def load_digits_images() -> dict[str, torch.Tensor]:
 # DataModules
 
 
-class ImageDataModule(L.LightningDataModule):
+class SplitDataModule(L.LightningDataModule):
+    """Serves ``self.splits`` ("train", "val", "test"); ``hparams.batch_size`` is the global batch,
+    so under DDP each process loads ``batch_size / world_size``."""
+
+    splits: dict[str, Dataset]
+
+    def loader(self, split: str, shuffle: bool) -> DataLoader:
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        return DataLoader(
+            self.splits[split],
+            batch_size=per_device_batch_size(self.hparams.batch_size, world_size),
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", shuffle=self.hparams.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader("test", shuffle=False)
+
+
+class ImageDataModule(SplitDataModule):
     """An image-classification data set held in memory as uint8 tensors.
 
     ``batch_size`` is the global batch: under DDP each process loads ``batch_size / world_size``.
@@ -324,25 +350,6 @@ class ImageDataModule(L.LightningDataModule):
         self.setup()
         return self.splits["train"].tensors[0]
 
-    def loader(self, split: str, shuffle: bool) -> DataLoader:
-        world_size = self.trainer.world_size if self.trainer is not None else 1
-        return DataLoader(
-            self.splits[split],
-            batch_size=per_device_batch_size(self.hparams.batch_size, world_size),
-            shuffle=shuffle,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=self.hparams.shuffle)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test", shuffle=False)
-
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 images resized (bilinear, antialiased) so both sides are ``size``."""
@@ -363,7 +370,7 @@ LOADERS: dict[str, Callable] = {
 }
 
 
-class ImageFolderDataModule(L.LightningDataModule):
+class ImageFolderDataModule(SplitDataModule):
     """An ImageFolder tree (``root/train/<class>/*``, ``root/val/<class>/*``), such as ILSVRC-2012,
     decoded on the fly. Each image is resized so its shorter side is ``image_size`` and its centre
     ``image_size`` square is kept (AlexNet, Section 2), and served as uint8 like
@@ -377,6 +384,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         num_classes: int,
         image_size: int = 256,
         channels: int = 3,
+        shuffle: bool = True,
         num_workers: int = 8,
     ) -> None:
         super().__init__()
@@ -418,8 +426,3 @@ class ImageFolderDataModule(L.LightningDataModule):
         train = self.splits["train"]
         step = max(1, len(train) // limit)
         return torch.stack([train[i][0] for i in range(0, len(train), step)][:limit])
-
-    loader = ImageDataModule.loader
-    train_dataloader = ImageDataModule.train_dataloader
-    val_dataloader = ImageDataModule.val_dataloader
-    test_dataloader = ImageDataModule.test_dataloader

@@ -20,6 +20,7 @@ from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # Section 3.1 compares the two (Figure 1)
 POOLING = {"overlapping": (3, 2), "non_overlapping": (2, 2)}  # Section 3.4: z=3, s=2 vs z=s=2
+LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")  # Section 5: these biases start at 1
 
 
@@ -124,9 +125,9 @@ class AlexNet(nn.Module):
         """Section 5: weights from N(0, 0.01); biases 1 in conv2, conv4, conv5, fc6, fc7, else 0
         (the ones "accelerate the early stages of learning by providing the ReLUs with positive
         inputs")."""
-        unknown = set(bias_one) - {name for name, _ in self.named_layers()}
+        unknown = set(bias_one) - set(LAYER_NAMES)
         if unknown:
-            raise ValueError(f"bias_one names layers this network lacks: {sorted(unknown)}")
+            raise ValueError(f"bias_one={sorted(unknown)}; the layers are {', '.join(LAYER_NAMES)}")
         for name, layer in self.named_layers():
             nn.init.normal_(layer.weight, mean=0.0, std=std)
             nn.init.constant_(layer.bias, 1.0 if name in bias_one else 0.0)

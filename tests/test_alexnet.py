@@ -1,0 +1,137 @@
+"""AlexNet as the paper describes it: shapes, size, groups, LRN, init, switches, augmentation."""
+
+import pytest
+import torch
+from torch import nn
+
+from papers.alexnet import augment
+from papers.alexnet.model import AlexNet, local_response_norm
+
+SMALL = dict(
+    num_classes=10,
+    widths=(8, 16, 24, 24, 16),
+    hidden=32,
+    conv1_kernel=5,
+    conv1_stride=1,
+    input_size=28,
+)
+
+
+def test_paper_network_shapes_and_parameter_count():
+    net = AlexNet()
+    assert net(torch.zeros(2, 3, 224, 224)).shape == (2, 1000)
+    assert net.features(torch.zeros(1, 3, 224, 224)).shape == (1, 256, 6, 6)
+    # 60,965,224 with two groups ("60 million parameters", Section 1); one tower has more
+    assert sum(p.numel() for p in net.parameters()) == 60_965_224
+    assert sum(p.numel() for p in AlexNet(groups=1).parameters()) == 62_378_344
+
+
+def test_grouped_layers_see_only_their_half_of_the_channels():
+    net = AlexNet(**SMALL)
+    convs = dict(net.named_layers())
+    assert [convs[n].groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [
+        1,
+        2,
+        1,
+        2,
+        2,
+    ]
+    assert convs["conv2"].weight.shape == (16, 4, 5, 5)  # each kernel sees 8 / 2 maps
+    x = torch.randn(1, 8, 12, 12)
+    y = convs["conv2"](x)
+    x2 = x.clone()
+    x2[:, 4:] += torch.randn(1, 4, 12, 12)  # change only the second group's input maps
+    y2 = convs["conv2"](x2)
+    assert torch.equal(y[:, :8], y2[:, :8]) and not torch.allclose(y[:, 8:], y2[:, 8:])
+
+
+def test_local_response_norm_matches_the_paper_formula():
+    """b^i = a^i / (k + alpha sum_{j=max(0,i-n/2)}^{min(N-1,i+n/2)} (a^j)^2)^beta, Section 3.3."""
+    k, n, alpha, beta = 2.0, 5, 1e-4, 0.75
+    a = torch.rand(2, 7, 3, 3, dtype=torch.float64) * 30
+    expected = torch.empty_like(a)
+    for i in range(7):
+        window = a[:, max(0, i - n // 2) : min(6, i + n // 2) + 1]
+        expected[:, i] = a[:, i] / (k + alpha * (window**2).sum(1)) ** beta
+    torch.testing.assert_close(local_response_norm()(a), expected)
+    # and the constants really are the paper's: torch's own alpha would be off by a factor n
+    assert not torch.allclose(nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)(a), expected)
+
+
+def test_initialisation_follows_section_5():
+    torch.manual_seed(0)
+    net = AlexNet()
+    layers = dict(net.named_layers())
+    for name, layer in layers.items():
+        assert abs(layer.weight.std().item() - 0.01) < 0.0005, name
+        assert abs(layer.weight.mean().item()) < 0.0005, name
+        expected_bias = 1.0 if name in ("conv2", "conv4", "conv5", "fc6", "fc7") else 0.0
+        assert torch.all(layer.bias == expected_bias), name
+    with pytest.raises(ValueError, match=r"bias_one=\['fc9'\]; the layers are conv1, "):
+        AlexNet(**SMALL, bias_one=("fc9",))
+
+
+def test_ablation_switches():
+    types = lambda net: {type(m) for m in net.modules()}  # noqa: E731
+    assert nn.Tanh in types(AlexNet(**SMALL, activation="tanh"))
+    assert nn.ReLU not in types(AlexNet(**SMALL, activation="tanh"))
+    assert nn.LocalResponseNorm not in types(AlexNet(**SMALL, lrn=False))
+    pools = [
+        m
+        for m in AlexNet(**SMALL, pooling="non_overlapping").modules()
+        if isinstance(m, nn.MaxPool2d)
+    ]
+    assert [(p.kernel_size, p.stride) for p in pools] == [(2, 2)] * 3
+    for removed in (3, 4):
+        net = AlexNet(**SMALL, remove_conv=removed)
+        assert f"conv{removed}" not in dict(net.named_layers())
+        assert net(torch.zeros(1, 3, 28, 28)).shape == (1, 10)
+    net = AlexNet(**SMALL, dropout=0.0).train()
+    x = torch.randn(2, 3, 28, 28)
+    assert torch.equal(net(x), net.eval()(x))
+    with pytest.raises(ValueError, match="activation='sigmoid'; choose one of"):
+        AlexNet(activation="sigmoid")
+    with pytest.raises(ValueError, match="remove_conv=1"):
+        AlexNet(remove_conv=1)
+
+
+def test_pca_colour_adds_the_papers_shift():
+    eigenvalues = torch.tensor([0.2, 0.02, 0.005])
+    eigenvectors = torch.linalg.qr(torch.randn(3, 3))[0]
+    x = torch.zeros(4, 3, 5, 5)
+    torch.manual_seed(1)
+    out = augment.pca_colour(x, eigenvalues, eigenvectors, std=0.1)
+    torch.manual_seed(1)
+    alphas = torch.randn(4, 3) * 0.1
+    for n in range(4):  # [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T, the same for every pixel
+        shift = eigenvectors @ (alphas[n] * eigenvalues)
+        torch.testing.assert_close(out[n], shift[:, None, None].expand(3, 5, 5))
+
+
+def test_pixel_pca_recovers_a_known_covariance():
+    torch.manual_seed(0)
+    mixing = torch.tensor([[40.0, 0, 0], [30, 10, 0], [0, 0, 5]])
+    pixels = (torch.randn(20000, 3) @ mixing.T + 128).clamp(0, 255).round()
+    images = pixels.to(torch.uint8).T.reshape(3, 200, 100).permute(1, 0, 2)[:, :, :, None]
+    eigenvalues, eigenvectors = augment.pixel_pca(images)
+    unit = pixels / 255
+    expected = torch.linalg.eigvalsh(torch.cov(unit.T))
+    torch.testing.assert_close(eigenvalues, expected.float(), rtol=1e-3, atol=1e-6)
+    assert torch.allclose(eigenvectors.T @ eigenvectors, torch.eye(3), atol=1e-5)
+
+
+def test_crops_and_test_views():
+    x = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).reshape(2, 1, 8, 8)
+    crops = augment.random_crop_flip(x, 6, flip=False)
+    for image, crop in zip(x, crops, strict=True):  # every crop is a window of its own image
+        windows = image.unfold(1, 6, 1).unfold(2, 6, 1).reshape(1, 9, 6, 6).transpose(0, 1)
+        assert any(torch.equal(crop, w) for w in windows)
+    views = augment.test_views(x, 6, ten_crop=True)
+    assert views.shape == (2, 10, 1, 6, 6)
+    assert torch.equal(views[:, 4], x[:, :, 1:7, 1:7])  # the centre patch
+    # the mirror images: view 5 is the top-left patch of the mirrored image
+    assert torch.equal(views[:, 5], x[:, :, :6, 2:].flip(-1))
+    assert torch.equal(augment.test_views(x, 6, ten_crop=False)[:, 0], x[:, :, 1:7, 1:7])
+    assert torch.equal(
+        augment.mean_image(torch.full((3, 1, 2, 2), 255, dtype=torch.uint8)), torch.ones(1, 2, 2)
+    )
