@@ -21,7 +21,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from common.distributed import per_device_batch_size
 from common.errors import DataIntegrityError, MissingDataError
@@ -259,17 +259,32 @@ def load_digits_images() -> dict[str, torch.Tensor]:
 
 
 class SplitDataModule(L.LightningDataModule):
-    """Serves ``self.splits`` ("train", "val", "test"); ``hparams.batch_size`` is the global batch,
-    so under DDP each process loads ``batch_size / world_size``."""
+    """Serves ``self.splits`` ("train", "val", "test") so that a run sees the same global batches
+    whatever the number of processes.
+
+    ``hparams.batch_size`` is the global batch. Every process draws the same permutation of the
+    training set for each epoch (from ``hparams.seed`` and the epoch, not from the global RNG), and
+    process r of W loads positions r, r + W, ... of it: the W per-process batches of a step are
+    together exactly the one-process batch. (The trainer runs with
+    ``use_distributed_sampler=false`` so that Lightning keeps these samplers.) Under DDP the
+    evaluation splits are padded by repeating a few samples to a multiple of W."""
 
     splits: dict[str, Dataset]
 
     def loader(self, split: str, shuffle: bool) -> DataLoader:
-        world_size = self.trainer.world_size if self.trainer is not None else 1
+        trainer = self.trainer
+        world_size, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        sampler = DistributedSampler(
+            self.splits[split],
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=shuffle,
+            seed=self.hparams.seed,
+        )
         return DataLoader(
             self.splits[split],
             batch_size=per_device_batch_size(self.hparams.batch_size, world_size),
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.hparams.num_workers,
             persistent_workers=self.hparams.num_workers > 0,
         )
@@ -308,6 +323,7 @@ class ImageDataModule(SplitDataModule):
         download: bool = False,
         verify_checksums: bool = True,
         shuffle: bool = True,
+        seed: int = 0,
         num_workers: int = 0,
         split_seed: int = 0,
     ) -> None:
@@ -385,6 +401,7 @@ class ImageFolderDataModule(SplitDataModule):
         image_size: int = 256,
         channels: int = 3,
         shuffle: bool = True,
+        seed: int = 0,
         num_workers: int = 8,
     ) -> None:
         super().__init__()

@@ -109,7 +109,7 @@ class AlexNetModule(L.LightningModule):
 
     def log_errors(self, split: str, scores, labels, loss) -> None:
         on_step = split == "train"
-        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, sync_dist=not on_step)
+        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, sync_dist=True)
         for name in ("error", "top5_error"):
             metric = self.errors[f"{split}_{name}"]
             metric.update(scores, labels)

@@ -1,0 +1,52 @@
+"""DDP on CPU (2 processes, gloo) follows the same trajectory as one process with the same
+global batch, and writes one run folder with one W&B run."""
+
+import json
+
+import pytest
+import torch
+from test_train import cli
+
+# No randomness that differs between one and two processes: full-size crops and no dropout.
+# The data order is shared (common/data.py: every process draws the same permutation and takes
+# its share of each global batch), so it can stay shuffled.
+SAME_DATA = [
+    "model.crop=32",
+    "model.net.dropout=0",
+    "data.batch_size=32",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=1",
+    "trainer.enable_progress_bar=false",
+    "test=false",
+]
+
+# Float sums are reduced in another order across processes (gradient all-reduce), so the two runs
+# agree to rounding error, not bit for bit.
+TOLERANCE = 1e-5
+
+
+@pytest.mark.ddp
+@pytest.mark.timeout(900)
+def test_two_processes_follow_one_process(tmp_path):
+    one = cli(*SAME_DATA, "trainer=cpu", f"hydra.run.dir={tmp_path / 'one'}", "logger=csv")
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = cli(*SAME_DATA, "trainer=ddp_cpu", f"hydra.run.dir={tmp_path / 'two'}")
+    assert two.returncode == 0, two.stderr[-3000:]
+
+    a = torch.load(tmp_path / "one/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "two/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=TOLERANCE, msg=key)
+    changed = (a["net.classifier.fc8.weight"] - b["net.classifier.fc8.weight"]).abs().max()
+    assert changed < TOLERANCE
+    m1 = json.loads((tmp_path / "one/summary.json").read_text())["metrics"]
+    m2 = json.loads((tmp_path / "two/summary.json").read_text())["metrics"]
+    assert abs(m1["val/loss"] - m2["val/loss"]) < 1e-4
+
+    # one output folder, one W&B run, metadata that knows it was two processes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
+    assert len(list((tmp_path / "two/wandb").glob("offline-run-*"))) == 1
+    assert json.loads((tmp_path / "two/run.json").read_text())["world_size"] == 2
+    assert "resumes" not in json.loads((tmp_path / "two/run.json").read_text())
