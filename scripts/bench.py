@@ -1,0 +1,173 @@
+"""Speed, as ratios measured in one run: ``python scripts/bench.py [--steps N] [--batch B]``.
+
+1. Our AlexNet training step against ``torchvision.models.alexnet``, each normalised by its own
+   FLOPs (counted by ``torch.utils.flop_counter``): the ratio of achieved FLOP/s.
+2. Our Lightning training loop against a plain PyTorch loop over the same model and batches.
+3. Achieved FLOP/s as a fraction of this machine's measured float32 matmul peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout too
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+
+def best_time(fn: Callable[[], None], repeats: int) -> float:
+    """The fastest of ``repeats`` timed calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return 2 * size**3 / best_time(lambda: a @ b, repeats)
+
+
+def training_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    return step
+
+
+def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def compare_with_torchvision(batch: int, repeats: int) -> dict[str, float]:
+    from torchvision.models import alexnet as torchvision_alexnet
+
+    from papers.alexnet.model import AlexNet
+
+    torch.manual_seed(0)
+    x, y = torch.randn(batch, 3, 224, 224), torch.randint(0, 1000, (batch,))
+    result = {}
+    for name, model in (("ours", AlexNet()), ("torchvision", torchvision_alexnet())):
+        flops = step_flops(model, x, y)
+        seconds = best_time(training_step(model, x, y), repeats)
+        result[name] = flops / seconds
+        result[f"{name}_seconds"] = seconds
+    return result
+
+
+def compare_with_plain_loop(steps: int, batch: int) -> dict[str, float]:
+    """Seconds per step of the quick AlexNet on random 32x32 digits-sized data."""
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from papers.alexnet.module import AlexNetModule
+
+    net = dict(
+        num_classes=10,
+        widths=[24, 64, 96, 96, 64],
+        hidden=512,
+        conv1_kernel=5,
+        conv1_stride=1,
+        conv1_padding=2,
+        dropout=0.0,
+    )
+    images = torch.randint(0, 256, (steps * batch, 1, 32, 32), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (steps * batch,))
+    loader = DataLoader(TensorDataset(images, labels), batch_size=batch)
+
+    def fresh() -> AlexNetModule:
+        torch.manual_seed(0)
+        return AlexNetModule(
+            net, image_size=32, channels=1, crop=28, flip=False, ten_crop=False, pca_colour=False
+        )
+
+    def sgd(module: AlexNetModule) -> torch.optim.Optimizer:  # the same optimiser in both loops
+        return torch.optim.SGD(module.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    module = fresh()
+    optimizer = sgd(module)
+
+    def plain() -> None:
+        for batch_ in loader:
+            optimizer.zero_grad(set_to_none=True)
+            module.training_step(batch_, 0).backward()
+            optimizer.step()
+
+    module.log = lambda *args, **kwargs: None  # a plain loop has no logger
+    plain()  # warm-up
+    start = time.perf_counter()
+    plain()
+    plain_seconds = (time.perf_counter() - start) / steps
+
+    lightning_module = fresh()
+    lightning_module.configure_optimizers = lambda: sgd(lightning_module)
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    start = time.perf_counter()
+    trainer.fit(lightning_module, train_dataloaders=loader)
+    lightning_seconds = (time.perf_counter() - start) / (2 * steps)  # includes its warm-up epoch
+    return {"plain": plain_seconds, "lightning": lightning_seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=16, help="batch of the 224x224 comparison")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=30, help="steps of the loop comparison")
+    args = parser.parse_args()
+
+    peak = matmul_peak()
+    vision = compare_with_torchvision(args.batch, args.repeats)
+    loop = compare_with_plain_loop(args.steps, batch=64)
+    rows = [
+        ("matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", ""),
+        (
+            "AlexNet step, ours",
+            f"{vision['ours'] / 1e9:.1f} GFLOP/s",
+            f"{vision['ours_seconds']:.3f} s/step, {vision['ours'] / peak:.0%} of peak",
+        ),
+        (
+            "AlexNet step, torchvision",
+            f"{vision['torchvision'] / 1e9:.1f} GFLOP/s",
+            f"{vision['torchvision_seconds']:.3f} s/step, "
+            f"{vision['torchvision'] / peak:.0%} of peak",
+        ),
+        ("ours / torchvision (FLOP/s)", f"{vision['ours'] / vision['torchvision']:.2f}", ""),
+        (
+            "Lightning loop / plain loop (time)",
+            f"{loop['lightning'] / loop['plain']:.2f}",
+            f"{loop['lightning'] * 1e3:.1f} vs {loop['plain'] * 1e3:.1f} ms/step",
+        ),
+    ]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
+    print("| measure | value | detail |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
