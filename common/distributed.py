@@ -1,4 +1,4 @@
-"""Distributed training: batch sizes, strategy and precision choice, rank-zero helpers.
+"""Distributed training: global and per-process batch sizes, precision choice, world size.
 
 ``data.batch_size`` always means the global batch (what the paper states); each of the
 ``world_size`` processes loads ``batch_size / world_size`` samples, so a 2-process run follows the
@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 
 import torch
-from lightning.pytorch.utilities import rank_zero_only
-
-__all__ = ["per_device_batch_size", "precision_for", "is_rank_zero", "rank_zero_only", "world_size"]
 
 
 def per_device_batch_size(global_batch_size: int, world_size: int) -> int:
@@ -25,7 +22,8 @@ def per_device_batch_size(global_batch_size: int, world_size: int) -> int:
 
 
 def precision_for(accelerator: str) -> str:
-    """``bf16-mixed`` on GPUs that support it, else full 32-bit."""
+    """What ``trainer.precision=auto`` means: ``bf16-mixed`` on GPUs that support it (Ampere and
+    later), ``16-mixed`` on older GPUs, full 32-bit on CPUs."""
     if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "32-true"
@@ -34,7 +32,3 @@ def precision_for(accelerator: str) -> str:
 def world_size() -> int:
     """Processes in the job as the launcher (Lightning, torchrun, SLURM) announces them."""
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def is_rank_zero() -> bool:
-    return rank_zero_only.rank == 0

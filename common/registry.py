@@ -42,9 +42,6 @@ class Paper:
     # Overrides that make a smoke run on tiny data that needs no download (used by the tests).
     smoke_overrides: tuple[str, ...] = field(default_factory=tuple)
 
-    def reported_for(self, metric: str) -> list[Reported]:
-        return [r for r in self.reported if r.metric == metric]
-
 
 class UnknownPaperError(KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; this one reads as a sentence

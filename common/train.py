@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from common import registry
 from common.callbacks import default_callbacks
 from common.config import build, to_container
-from common.distributed import is_rank_zero, world_size
+from common.distributed import precision_for, world_size
 from common.errors import CheckpointError
 from common.loggers import build_loggers, finish_wandb, new_wandb_id
 from common.reproducibility import seed_everything
@@ -51,8 +51,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path:
         check_checkpoint(ckpt_path, cfg, model)
 
+    precision = cfg.trainer.precision
     trainer: L.Trainer = instantiate(
         cfg.trainer,
+        precision=precision_for(cfg.trainer.accelerator) if precision == "auto" else precision,
         callbacks=default_callbacks(cfg, output_dir),
         logger=build_loggers(cfg, output_dir, wandb_id, config, resume_index) or False,
         default_root_dir=str(output_dir),
@@ -141,7 +143,11 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], output_dir: Path) 
         "best_checkpoint": checkpoint.best_model_path or None,
         "last_checkpoint": str(Path(checkpoint.dirpath) / "last.ckpt"),
         "csv_log": next(
-            (f"{lg.log_dir}/metrics.csv" for lg in trainer.loggers if isinstance(lg, CSVLogger)),
+            (
+                str(Path(lg.log_dir) / "metrics.csv")
+                for lg in trainer.loggers
+                if isinstance(lg, CSVLogger)
+            ),
             None,
         ),
         "wandb_run": str(wandb_dirs[-1]) if wandb_dirs else None,
@@ -173,8 +179,3 @@ def format_summary(s: dict[str, Any]) -> str:
         upload = f" (upload: wandb sync {s['wandb_run']})" if s["wandb_mode"] == "offline" else ""
         lines.append(f"W&B run ({s['wandb_mode']}): {s['wandb_run']}{upload}")
     return "\n".join(lines)
-
-
-def on_rank_zero(text: str) -> None:
-    if is_rank_zero():
-        print(text)

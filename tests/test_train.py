@@ -240,3 +240,21 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
         trainer.fit(model)
     kept = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert kept["epoch"] == 0 and torch.isfinite(kept["state_dict"]["w"]).all()
+
+
+def test_trainer_groups_compose_for_cpu_and_gpus(make_config):
+    from common.distributed import precision_for
+
+    ddp = make_config("trainer=ddp").trainer
+    assert (ddp.accelerator, ddp.strategy, ddp.devices, ddp.precision) == (
+        "gpu",
+        "ddp",
+        "auto",
+        "auto",
+    )
+    ddp_cpu = make_config("trainer=ddp_cpu").trainer
+    assert (ddp_cpu.accelerator, ddp_cpu.strategy, ddp_cpu.devices) == ("cpu", "ddp", 2)
+    assert make_config().trainer.use_distributed_sampler is False
+    assert precision_for("cpu") == "32-true"
+    if not torch.cuda.is_available():
+        assert precision_for("gpu") == "32-true"
