@@ -28,8 +28,9 @@ class TinyImages(SplitDataModule):
 
     def __init__(self, n: int = 40, batch_size: int = 10) -> None:
         super().__init__()
-        self.save_hyperparameters({"batch_size": batch_size, "seed": 0, "num_workers": 0,
-                                   "shuffle": False})  # fmt: skip
+        self.save_hyperparameters(
+            {"batch_size": batch_size, "seed": 0, "num_workers": 0, "shuffle": False}
+        )
         generator = torch.Generator().manual_seed(0)
         self.images = {
             split: torch.randint(0, 256, (n, 1, SIDE, SIDE), generator=generator, dtype=torch.uint8)
@@ -97,8 +98,13 @@ def test_discriminator_step_changes_only_the_discriminator(tmp_path):
 def test_generator_step_is_one_sgd_step_on_its_objective_and_leaves_d_alone(tmp_path, objective):
     """k = 1: after D's step, G takes lr_0 * grad of its loss on fresh noise through the updated,
     fixed D; D's parameters are exactly those of a run that made the D step alone."""
-    no_dropout = {"num_units": [6], "num_pieces": 2, "irange": 0.3, "input_include_prob": 1.0,
-                  "hidden_include_prob": 1.0}  # fmt: skip
+    no_dropout = {
+        "num_units": [6],
+        "num_pieces": 2,
+        "irange": 0.3,
+        "input_include_prob": 1.0,
+        "hidden_include_prob": 1.0,
+    }
     torch.manual_seed(0)
     alone = tiny_module(k=2, discriminator=no_dropout)
     fit(alone, tmp_path)
@@ -107,20 +113,25 @@ def test_generator_step_is_one_sgd_step_on_its_objective_and_leaves_d_alone(tmp_
     module = tiny_module(k=1, discriminator=no_dropout, generator_objective=objective)
     noise: list[torch.Tensor] = []
     sample_noise = module.generator.sample_noise
-    module.generator.sample_noise = lambda n, generator=None: (
-        noise.append(sample_noise(n, generator)) or noise[-1]
-    )
+
+    def recorded(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        noise.append(sample_noise(n, generator))
+        return noise[-1]
+
+    module.generator.sample_noise = recorded
     g_before = parameters(module.generator)
     fit(module, tmp_path)
 
-    assert all(torch.equal(v, alone.discriminator.state_dict()[k])
-               for k, v in module.discriminator.state_dict().items())  # fmt: skip
+    d_alone = alone.discriminator.state_dict()
+    assert all(torch.equal(v, d_alone[k]) for k, v in module.discriminator.state_dict().items())
     reference = tiny_module(k=1, discriminator=no_dropout)
     reference.generator.load_state_dict(g_before)
     reference.discriminator.load_state_dict(module.discriminator.state_dict())
     logits = reference.discriminator(reference.generator(noise[1]))  # noise[0]: D's fake batch
-    loss = -F.logsigmoid(logits).mean() if objective == "non_saturating" else (
-        F.logsigmoid(-logits).mean())  # fmt: skip
+    if objective == "non_saturating":
+        loss = -F.logsigmoid(logits).mean()  # G maximises log D(G(z))
+    else:
+        loss = F.logsigmoid(-logits).mean()  # G minimises log(1 - D(G(z)))
     loss.backward()
     lr = module.schedule.learning_rate(0)
     for name, p in reference.generator.named_parameters():
@@ -181,8 +192,9 @@ def test_output_bias_starts_at_the_training_pixel_means(tmp_path):
 
 def test_test_metrics_follow_the_parzen_protocol_and_figure_2_is_written(tmp_path):
     torch.manual_seed(0)
-    module = tiny_module(parzen={"num_samples": 50, "num_valid": 15, "batch_size": 7,
-                                 "metric": "parzen_ll_tiny"})  # fmt: skip
+    module = tiny_module(
+        parzen={"num_samples": 50, "num_valid": 15, "batch_size": 7, "metric": "parzen_ll_tiny"}
+    )
     trainer = fit(module, tmp_path, batches=2)
     [result] = trainer.test(module, datamodule=trainer.datamodule, verbose=False)
     data = TinyImages()
@@ -251,8 +263,15 @@ def test_bad_arguments_and_wrong_image_shape_raise():
 
 
 def test_index_split_takes_the_last_images_as_validation(tmp_path):
-    kwargs = {"dataset": "digits", "data_dir": str(tmp_path), "cache_dir": str(tmp_path),
-              "batch_size": 10, "num_classes": 10, "channels": 1, "val_size": 300}  # fmt: skip
+    kwargs = {
+        "dataset": "digits",
+        "data_dir": str(tmp_path),
+        "cache_dir": str(tmp_path),
+        "batch_size": 10,
+        "num_classes": 10,
+        "channels": 1,
+        "val_size": 300,
+    }
     data = IndexSplitDataModule(**kwargs)
     data.setup()
     train = load_digits_images()["train_images"]
@@ -299,8 +318,8 @@ def test_paper_preset_is_the_authors_mnist_configuration(make_config):
     assert (cfg.data.dataset, cfg.data.val_size, cfg.data.batch_size) == ("mnist", 10000, 100)
     m = cfg.model
     assert (m.k, m.generator_objective, m.channels, m.image_size) == (1, "non_saturating", 1, 28)
-    assert list(m.generator.hidden_dims) == [1200, 1200] and list(m.discriminator.num_units) == [
-        240, 240]  # fmt: skip
+    assert list(m.generator.hidden_dims) == [1200, 1200]
+    assert list(m.discriminator.num_units) == [240, 240]
     assert (m.schedule.base_lr, m.schedule.decay_factor, m.schedule.min_lr) == (0.1, 1.000004, 1e-6)
     assert (m.parzen.num_samples, m.parzen.num_valid) == (10000, 1000)
     assert cfg.callbacks.monitor == "val/parzen_ll" and cfg.callbacks.mode == "max"
@@ -321,9 +340,15 @@ def test_resume_is_exact(make_config, tmp_path):
     """Counters, momentum buffers and learning rates survive a stop and resume bit-identically."""
     from common.registry import get
 
-    short = ["paper=gan", *get("gan").smoke_overrides, "trainer.max_epochs=2",
-             "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-             "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
+    short = [
+        "paper=gan",
+        *get("gan").smoke_overrides,
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "logger=none",
+    ]
     whole = train(make_config(*short, run="whole"))
     train(make_config(*short, "trainer.max_epochs=1", run="split"))
     resumed = train(make_config(*short, f"ckpt_path={tmp_path / 'split'}", run="split"))

@@ -14,29 +14,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import torch
 from torch.utils.data import TensorDataset
 
-from common.data import ImageDataModule, missing
+from common.data import ImageDataModule, SplitDataModule, missing
 from common.errors import DataIntegrityError
 
 
 class IndexSplitDataModule(ImageDataModule):
     """:class:`ImageDataModule` whose validation split is the last ``val_size`` training images
     in their stored order and whose training split is the ones before them (no shuffle, no
-    resize); ``train_size`` keeps the first that many training images."""
+    resizing); ``train_size`` keeps the first that many training images."""
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
         hp = self.hparams
-        if hp.image_size is not None:
-            raise ValueError(
-                "IndexSplitDataModule serves images at their stored size: image_size=null"
-            )
         arrays = self.load()
         images, labels = arrays["train_images"], arrays["train_labels"]
+        if hp.image_size not in (None, images.shape[-1]):
+            raise ValueError(
+                f"data.image_size={hp.image_size}: IndexSplitDataModule serves the images at "
+                f"their stored size ({images.shape[-1]}); set it to that or null"
+            )
         if not 0 < hp.val_size < len(images):
             raise ValueError(f"data.val_size={hp.val_size} must be between 0 and {len(images)}")
         end = len(images) - hp.val_size
@@ -83,7 +83,7 @@ def load_tfd(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return images, folds
 
 
-class TFDDataModule(L.LightningDataModule):
+class TFDDataModule(SplitDataModule):
     """The Toronto Face Database (48x48 grey faces) from ``<data_dir>/tfd/TFD_48x48.mat``.
 
     Training: the unlabelled images (the authors' ``which_set: 'unlabeled'``); validation and
@@ -96,10 +96,11 @@ class TFDDataModule(L.LightningDataModule):
         batch_size: int,
         fold: int = 0,
         shuffle: bool = True,
+        seed: int = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)
         self.splits: dict[str, TensorDataset] = {}
 
     @property
@@ -126,8 +127,3 @@ class TFDDataModule(L.LightningDataModule):
     def train_images(self) -> torch.Tensor:
         self.setup()
         return self.splits["train"].tensors[0]
-
-    loader = ImageDataModule.loader
-    train_dataloader = ImageDataModule.train_dataloader
-    val_dataloader = ImageDataModule.val_dataloader
-    test_dataloader = ImageDataModule.test_dataloader

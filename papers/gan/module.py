@@ -98,8 +98,13 @@ class GANModule(L.LightningModule):
         self.generator = Generator(data_dim=data_dim, **generator)
         self.discriminator = Discriminator(data_dim=data_dim, **discriminator)
         self.schedule = Schedule(**(schedule or {}))
-        self.parzen = {"num_samples": 10_000, "num_valid": 1_000, "batch_size": 1_000,
-                       "metric": "parzen_ll", **(parzen or {})}  # fmt: skip
+        self.parzen = {
+            "num_samples": 10_000,
+            "num_valid": 1_000,
+            "batch_size": 1_000,
+            "metric": "parzen_ll",
+            **(parzen or {}),
+        }
         self.figure = {"rows": 4, "cols": 5, **(figure or {})}
         # Counters of Algorithm 1 (kept in checkpoints): iterations = generator updates so far.
         self.register_buffer("iterations", torch.tensor(0))
@@ -206,23 +211,20 @@ class GANModule(L.LightningModule):
         z = self.generator.sample_noise(n, generator)
         return torch.cat([self.generator(chunk) for chunk in z.split(self.parzen["batch_size"])])
 
-    def collect(self, images: Tensor) -> None:
-        self.evaluation_images.append(self.preprocess(images))
-
-    def collected(self) -> Tensor:
-        """The images seen by this evaluation loop, from every process, then forgotten."""
-        x = torch.cat(self.evaluation_images)
-        self.evaluation_images = []
-        gathered = self.all_gather(x)
-        return gathered.flatten(0, 1) if gathered.ndim == 3 else gathered
+    def gathered(self, images: list[Tensor]) -> Tensor:
+        """Preprocessed ``images`` of every process in the split's order: process r of W holds
+        positions r, r + W, ... (common.data.SplitDataModule), so the (W, n) stack is transposed."""
+        x = self.all_gather(torch.cat(images))
+        return x.transpose(0, 1).flatten(0, 1) if x.ndim == 3 else x
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self.collect(batch[0])
+        self.evaluation_images.append(self.preprocess(batch[0]))
 
     def on_validation_epoch_end(self) -> None:
         """val/parzen_ll: the mean log-likelihood of the first num_valid validation images under
         the Parzen window on num_samples samples, at the best sigma of the grid."""
-        valid = self.collected()[: self.parzen["num_valid"]]
+        valid = self.gathered(self.evaluation_images)[: self.parzen["num_valid"]]
+        self.evaluation_images = []
         sigma, means = select_sigma(
             self.samples(self.parzen["num_samples"]), valid, batch_size=self.parzen["batch_size"]
         )
@@ -230,21 +232,20 @@ class GANModule(L.LightningModule):
         self.log("val/parzen_sigma", sigma)
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self.collect(batch[0])
+        self.evaluation_images.append(self.preprocess(batch[0]))
 
     def validation_images(self) -> Tensor:
         """The first num_valid validation images (parzen_ll.py's ``--limit_size``)."""
-        images, wanted = [], self.parzen["num_valid"]
-        for batch, _ in self.trainer.datamodule.val_dataloader():
-            images.append(self.preprocess(batch.to(self.device)))
-            wanted -= len(batch)
-            if wanted <= 0:
-                break
-        return torch.cat(images)[: self.parzen["num_valid"]]
+        images = [
+            self.preprocess(x.to(self.device)) for x, _ in self.trainer.datamodule.val_dataloader()
+        ]
+        return self.gathered(images)[: self.parzen["num_valid"]]
 
     def on_test_epoch_end(self) -> None:
         """Table 1's protocol: sigma on validation, mean and standard error on the test set."""
-        test = self.collected()
+        # under DDP the split is padded with a few repeats at its end: keep its own images
+        test = self.gathered(self.evaluation_images)[: len(self.trainer.datamodule.splits["test"])]
+        self.evaluation_images = []
         result = parzen_evaluation(
             self.samples(self.parzen["num_samples"]),
             self.validation_images(),

@@ -69,4 +69,12 @@ PAPER = Paper(
     url="https://arxiv.org/abs/1406.2661",
     arxiv="1406.2661",
     reported=_table_1(),
+    smoke_overrides=(
+        "model.generator.hidden_dims=[32,32]",
+        "model.discriminator.num_units=[8,8]",
+        "model.parzen.num_samples=200",
+        "model.parzen.num_valid=50",
+        "trainer.max_epochs=1",
+        "trainer.check_val_every_n_epoch=1",
+    ),
 )
