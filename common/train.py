@@ -46,8 +46,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = build(cfg.data)
     model = build(cfg.model)
-    if cfg.compile:
-        model.net = torch.compile(model.net)
+    if cfg.compile:  # each network in place: state-dict keys, and so checkpoints, stay the same
+        for network in model.children():
+            network.compile()
     if ckpt_path:
         check_checkpoint(ckpt_path, cfg, model)
 

@@ -135,3 +135,11 @@ def test_crops_and_test_views():
     assert torch.equal(
         augment.mean_image(torch.full((3, 1, 2, 2), 255, dtype=torch.uint8)), torch.ones(1, 2, 2)
     )
+
+
+def test_compiling_in_place_keeps_checkpoint_keys():
+    """``compile=true`` compiles each network in place, so its checkpoints load uncompiled."""
+    net = AlexNet(**SMALL)
+    keys = list(net.state_dict())
+    net.compile()
+    assert list(net.state_dict()) == keys
