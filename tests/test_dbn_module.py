@@ -3,7 +3,6 @@ Section 6 laid out over epochs, the updates they apply, exact resume, classifica
 
 import copy
 from pathlib import Path
-from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -223,15 +222,14 @@ def test_datamodule_switches_to_all_training_images_at_the_given_epoch(tmp_path)
     data = digits(tmp_path, per_class=50, all_training_from_epoch=2)
     data.setup()
     assert torch.bincount(data.splits["train"].tensors[1]).tolist() == [50] * 10
-    data.trainer = SimpleNamespace(
-        current_epoch=1, reload_dataloaders_every_n_epochs=1, world_size=1
-    )
+    data.trainer = trainer(tmp_path, max_epochs=3, reload_dataloaders_every_n_epochs=1)
+    data.trainer.fit_loop.epoch_progress.current.completed = 1  # current_epoch = 1
     balanced = data.train_dataloader()
     assert len(balanced) == 25 and balanced.batch_sampler.per_class == 2
-    data.trainer.current_epoch = 2
+    data.trainer.fit_loop.epoch_progress.current.completed = 2
     everything = data.train_dataloader()
     assert len(everything.dataset) == 1437  # the training and validation images
-    data.trainer.reload_dataloaders_every_n_epochs = 0
+    data.trainer = trainer(tmp_path, max_epochs=3)  # dataloaders built once
     with pytest.raises(ValueError, match="reload_dataloaders_every_n_epochs=1"):
         data.train_dataloader()
 

@@ -30,12 +30,12 @@ def module(**overrides) -> GreedyModule:
     return GreedyModule(**{**settings, **overrides})
 
 
-def digits(tmp_path: Path) -> ImageDataModule:
+def digits(tmp_path: Path, batch_size: int = 20) -> ImageDataModule:
     return ImageDataModule(
         dataset="digits",
         data_dir=str(tmp_path),
         cache_dir=str(tmp_path),
-        batch_size=20,
+        batch_size=batch_size,
         num_classes=10,
         channels=1,
         val_size=180,
@@ -165,18 +165,30 @@ def test_early_stopping_counts_epochs_without_a_lower_validation_error() -> None
 
 
 # ----- training with Lightning ---------------------------------------------------------------
-def test_a_run_pretrains_fine_tunes_stops_early_and_learns(tmp_path) -> None:
-    m = module(init="dbn", width=32, pretrain_epochs=1, finetune_learning_rate=0.5, patience=2)
-    data = digits(tmp_path)
-    t = trainer(tmp_path, max_epochs=40)
+def test_a_run_pretrains_each_layer_then_fine_tunes_and_learns(tmp_path) -> None:
+    m = module(
+        init="autoassociator",
+        width=64,
+        pretrain_epochs=2,
+        pretrain_learning_rate=0.1,
+        finetune_learning_rate=0.5,
+    )
+    data = digits(tmp_path, batch_size=10)
+    t = trainer(tmp_path, max_epochs=14)  # 3 x 2 pre-training epochs, 8 of fine-tuning
     torch.manual_seed(0)
     t.fit(m, datamodule=data)
-    assert t.current_epoch < 40  # stopped early
-    assert int(m.epochs_without_improvement) == 2
-    assert t.global_step == t.current_epoch * len(data.train_dataloader())
-    assert t.callback_metrics["train/layer"] == 3  # the whole net was fine-tuned last
+    assert t.global_step == 14 * len(data.train_dataloader())  # one step per update
+    assert m.installed and t.callback_metrics["train/layer"] == 3  # the whole net, last
     [result] = t.test(m, datamodule=data, verbose=False)
-    assert result["test/error"] < 0.3  # chance is 0.9
+    assert result["test/error"] < 0.15  # chance is 0.9; 0.047 with this seed
+
+
+def test_early_stopping_ends_a_run_whose_validation_error_stops_improving(tmp_path) -> None:
+    m = module(init="none", finetune_learning_rate=0.0, patience=2)  # the net never changes
+    t = trainer(tmp_path, max_epochs=10, limit_train_batches=2)
+    t.fit(m, datamodule=digits(tmp_path))
+    assert t.current_epoch == 3  # the first epoch sets the best error, two more do not beat it
+    assert int(m.epochs_without_improvement) == 2
 
 
 def test_resume_across_the_installation_is_exact(tmp_path) -> None:

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
+from torchmetrics import MeanMetric
 
 from common.rbm import CountedUpdate, Increments
 from papers.dbn.model import UP_DOWN_CD_STEPS, DeepBeliefNet, cd_steps_for_epoch
@@ -73,6 +75,10 @@ class DBNModule(L.LightningModule):
         # rbm.m's momentum increments: one set per greedily trained RBM, one for up-down.
         self.greedy_increments = torch.nn.ModuleList([Increments(rbm) for rbm in self.net.rbms])
         self.up_down_increments = Increments(self.net)
+        # Training averages, logged once per epoch (a self.log per step costs more than a step).
+        self.train_means = torch.nn.ModuleDict(
+            {name: MeanMetric() for name in ("reconstruction_error", "error")}
+        )
 
     # ----- the stages ----------------------------------------------------------------------
     @property
@@ -86,11 +92,9 @@ class DBNModule(L.LightningModule):
     def greedy_momentum(self, epoch: int) -> float:
         hp = self.hparams
         within_layer = epoch % hp.greedy_epochs
-        return (
-            hp.greedy_initial_momentum
-            if within_layer < hp.greedy_momentum_switch
-            else (hp.greedy_momentum)
-        )
+        if within_layer < hp.greedy_momentum_switch:
+            return hp.greedy_initial_momentum
+        return hp.greedy_momentum
 
     def cd_steps(self, epoch: int) -> int:
         """Gibbs iterations in the top RBM in up-down epoch ``epoch`` (counted from the start)."""
@@ -131,13 +135,23 @@ class DBNModule(L.LightningModule):
         optimizer = self.optimizers()
         if layer is None:
             loss = optimizer.step(closure=lambda: self.up_down_update(x, labels, epoch))
-            self.log("train/cd_steps", float(self.cd_steps(epoch)), on_step=False, on_epoch=True)
         else:
             loss = optimizer.step(closure=lambda: self.greedy_update(layer, x, labels, epoch))
-            self.log("train/layer", float(layer), on_step=False, on_epoch=True)
-        self.log("train/reconstruction_error", loss, on_step=True, on_epoch=True)
-        self.log("train/error", self.error(x, labels), on_step=False, on_epoch=True)
+        self.train_means["reconstruction_error"].update(loss)
+        self.train_means["error"].update(self.error(x, labels))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        epoch = self.current_epoch
+        layer = self.greedy_layer(epoch)
+        # The RBM trained greedily, or the number of RBMs (all of them) during up-down.
+        stage = {"layer": self.net.n_layers if layer is None else layer}
+        if layer is None:
+            stage["cd_steps"] = self.cd_steps(epoch)
+        means = {name: mean.compute() for name, mean in self.train_means.items()}
+        self.log_dict({f"train/{k}": float(v) for k, v in {**means, **stage}.items()})
+        for mean in self.train_means.values():
+            mean.reset()
 
     def greedy_update(self, layer: int, x: Tensor, labels: Tensor, epoch: int) -> Tensor:
         """One CD-1 update of RBM ``layer``; its reconstruction error (rbm.m's monitor)."""
@@ -245,7 +259,9 @@ def plot_grid(grid: Tensor, path: Path, title: str) -> None:
 
     rows, columns, n_pixels = grid.shape
     side = math.isqrt(n_pixels)
-    tiles = grid.view(rows, columns, side, side).permute(0, 2, 1, 3).reshape(rows * side, -1)
+    padded = F.pad(grid.view(rows, columns, side, side), (1, 1, 1, 1), value=0.5)
+    side += 2
+    tiles = padded.permute(0, 2, 1, 3).reshape(rows * side, columns * side)
     figure, axes = plt.subplots(figsize=(columns * 0.6 + 0.6, rows * 0.6 + 0.4))
     axes.imshow(tiles.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     axes.set_yticks([side * (r + 0.5) - 0.5 for r in range(rows)], [str(r) for r in range(rows)])

@@ -53,4 +53,11 @@ PAPER = Paper(
             f"{_NET}; greedy layer-wise training only (30 epochs per layer), no up-down",
         ),
     ),
+    smoke_overrides=(
+        "model.sizes=[64,32,32,64]",
+        "model.greedy_epochs=1",
+        "model.up_down_epochs=3",
+        "model.generation_gibbs_steps=10",
+        "model.samples_per_label=2",
+    ),
 )
