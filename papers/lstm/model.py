@@ -251,7 +251,8 @@ class MemoryCellNetwork(nn.Module):
             states, hidden = self._all_steps(net)
         n_cells = self.n_blocks * self.block_size
         cells = hidden[..., :n_cells]
-        seen = cells if self.memory_enabled else torch.zeros_like(cells)
+        # Times zero, not zeros: every parameter stays in the graph (DDP requires it).
+        seen = cells if self.memory_enabled else cells * 0.0
         net_out = F.linear(seen, self.weight_output, self.bias_output)
         if self.weight_output_input is not None:
             net_out = net_out + F.linear(inputs, self.weight_output_input)
@@ -302,22 +303,24 @@ class MemoryCellNetwork(nn.Module):
             with torch.no_grad():
                 return self._unroll(drive, truncate=True)[1]
         g, h = NUMPY_SQUASHINGS[self.g_name], NUMPY_SQUASHINGS[self.h_name]
-        drive_np = drive.detach().numpy()
+        drive_np = drive.detach().numpy().transpose(1, 0, 2)  # time first: steps are contiguous
         weights = self.weight_recurrent.detach().numpy().T
-        batch, steps, _ = drive_np.shape
-        blocks, size, n_cells = self.n_blocks, self.block_size, self.n_blocks * self.block_size
-        hidden = np.zeros((batch, steps + 1, self.n_hidden), dtype=drive_np.dtype)  # y(-1) = 0
-        state = np.zeros((batch, blocks, size), dtype=drive_np.dtype)
+        steps, batch, _ = drive_np.shape
+        blocks, n_cells = self.n_blocks, self.n_blocks * self.block_size
+        hidden = np.zeros((steps + 1, batch, self.n_hidden), dtype=drive_np.dtype)  # y(-1) = 0
+        state = np.zeros((batch, blocks, self.block_size), dtype=drive_np.dtype)
+        output_gate = "output" in self.gate_names
         for t in range(steps):
-            net = drive_np[:, t] + hidden[:, t] @ weights
-            y_gates = np_logistic(net[:, n_cells:])
-            state = state + y_gates[:, :blocks, None] * g(net[:, :n_cells]).reshape(state.shape)
-            cells = h(state)
-            if "output" in self.gate_names:
-                cells = y_gates[:, blocks : 2 * blocks, None] * cells
-            hidden[:, t + 1, :n_cells] = cells.reshape(batch, n_cells)
-            hidden[:, t + 1, n_cells:] = y_gates
-        return torch.from_numpy(hidden[:, 1:])
+            net = drive_np[t] + hidden[t] @ weights
+            y = hidden[t + 1]
+            y[:, n_cells:] = np_logistic(net[:, n_cells:])  # the gates, eqs. (7), (8)
+            y_gates = y[:, n_cells:, None]
+            state += y_gates[:, :blocks] * g(net[:, :n_cells]).reshape(state.shape)  # eq. (9)
+            cells = h(state)  # not in place: h may be the identity
+            if output_gate:
+                cells = y_gates[:, blocks : 2 * blocks] * cells
+            y[:, :n_cells] = cells.reshape(batch, n_cells)
+        return torch.from_numpy(hidden[1:].transpose(1, 0, 2))
 
     def _unroll(self, drive: Tensor, truncate: bool) -> tuple[Tensor, Tensor]:
         """Step-by-step recurrence; ``truncate`` cuts y^u(t-1) -> net(t) (Appendix A.1)."""

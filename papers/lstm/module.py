@@ -28,8 +28,9 @@ class LSTMModule(L.LightningModule):
     learning_rate: None: the experiment's (Table 10).
     forget_gate_bias: initial forget gate biases, one per block ("forget_gate" only; None: random
         like the other weights).
-    plateau_window: Exp. 2a/2b add the memory cell "whenever the error stops decreasing" (Section
-        5.2): we compare the mean training error of consecutive windows of this many sequences.
+    plateau_window, plateau_tolerance: Exp. 2a/2b add the memory cell "whenever the error stops
+        decreasing" (Section 5.2): when the mean training error of a window of this many
+        sequences is less than this fraction below the previous window's.
 
     Each sequence counts as one online update of the paper: the training loss is the sum of the
     sequences' errors (not their mean), so a batch of B sequences makes the step that B online
@@ -46,6 +47,7 @@ class LSTMModule(L.LightningModule):
         learning_rate: float | None = None,
         forget_gate_bias: list[float] | None = None,
         plateau_window: int = 1000,
+        plateau_tolerance: float = 0.25,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -85,26 +87,38 @@ class LSTMModule(L.LightningModule):
         errors = squared_error(outputs, batch.targets, batch.mask)
         world_size = self.trainer.world_size
         self.sequences_seen += len(errors) * world_size
-        self.log("train/loss", errors.mean(), on_step=False, on_epoch=True)
+        self.log("train/loss", errors.mean(), on_step=False, on_epoch=True, sync_dist=True)
         if not bool(self.memory_added):
-            self.watch_plateau(errors.detach())
+            self.watch_plateau(*self.global_batch(errors.detach()))
         if self.recent is not None:
-            self.recent.add(*judge(outputs.detach(), batch, self.settings))
-            if self.sequences_to_success < 0 and self.agreed(
-                self.settings.stop.met(self.recent.correct, self.recent.abs_error)
-            ):
-                self.stop_training()
+            self.judge_recent(outputs.detach(), batch)
         # Gradients are averaged over processes: times world_size gives the sum over the batch.
         return errors.sum() * world_size
 
+    def global_batch(self, *parts: Tensor) -> tuple[Tensor, ...]:
+        """Per-sequence values of the whole global batch: under DDP, from every process, so all
+        processes take the same decisions (stop, add the memory cell)."""
+        if self.trainer.world_size == 1:
+            return parts
+        return tuple(self.all_gather(part).flatten(0, 1) for part in parts)
+
+    def judge_recent(self, outputs: Tensor, batch: Batch) -> None:
+        """Rules on the most recent training sequences (Exp. 4-6), checked after every batch."""
+        self.recent.add(*self.global_batch(*judge(outputs, batch, self.settings)))
+        rule = self.settings.stop
+        if self.sequences_to_success < 0 and rule.met(self.recent.correct, self.recent.abs_error):
+            self.stop_training()
+
     def watch_plateau(self, errors: Tensor) -> None:
-        """Exp. 2a/2b: switch the memory cell on once a window's mean error is no lower than the
-        previous window's (Section 5.2, "abuse problem", solution (1))."""
+        """Exp. 2a/2b: switch the memory cell on once a window's mean error is less than
+        ``plateau_tolerance`` below the previous window's (Section 5.2, "abuse problem", solution
+        (1)). The output units' logistic tails keep the error falling slowly for a long time, so
+        "stops decreasing" needs a tolerance."""
         self.window += torch.stack([errors.sum().double(), errors.new_tensor(len(errors)).double()])
         if self.window[1] < self.hparams.plateau_window:
             return
         mean = self.window[0] / self.window[1]
-        if mean >= self.previous_window_error:
+        if mean > (1.0 - self.hparams.plateau_tolerance) * self.previous_window_error:
             self.memory_added.fill_(True)
         self.previous_window_error.copy_(mean)
         self.window.zero_()
@@ -113,27 +127,27 @@ class LSTMModule(L.LightningModule):
         self.sequences_to_success.copy_(self.sequences_seen)
         self.trainer.should_stop = True
 
-    def agreed(self, decision: bool) -> bool:
-        """One decision for all processes (any of them)."""
-        return self.trainer.strategy.reduce_boolean_decision(decision, all=False)
-
     def on_train_epoch_end(self) -> None:
-        self.log("train/sequences", self.sequences_seen.float())
-        self.log("train/success", float(self.sequences_to_success >= 0))
+        self.log_value("train/sequences", self.sequences_seen.float())
+        self.log_value("train/success", float(self.sequences_to_success >= 0))
         if self.sequences_to_success >= 0:
-            self.log("train/sequences_to_success", self.sequences_to_success.float())
+            self.log_value("train/sequences_to_success", self.sequences_to_success.float())
         if self.sequences_to_st1 >= 0:
-            self.log("train/sequences_to_st1", self.sequences_to_st1.float())
+            self.log_value("train/sequences_to_st1", self.sequences_to_st1.float())
         if self.grows_memory:
-            self.log("train/memory_added", self.memory_added.float())
+            self.log_value("train/memory_added", self.memory_added.float())
         if self.recent is not None:
-            self.log("train/recent_wrong", (~self.recent.correct).sum().float())
-            self.log("train/recent_mean_abs_error", self.recent.abs_error.mean())
+            self.log_value("train/recent_wrong", (~self.recent.correct).sum().float())
+            self.log_value("train/recent_mean_abs_error", self.recent.abs_error.mean())
+
+    def log_value(self, name: str, value: Tensor | float) -> None:
+        """An epoch-level value that every process computed alike (synced to keep DDP quiet)."""
+        self.log(name, value, sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.net.parameters(), lr=self.learning_rate)
 
-    # --- validation: the stopping rules on a test sample (Exp. 1-3) --------------------------------
+    # --- validation: the stopping rules on a test sample (Exp. 1-3) -------------------------------
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.collect(batch)
@@ -142,22 +156,22 @@ class LSTMModule(L.LightningModule):
         correct, abs_error, errors, _ = self.gather_judged()
         if self.trainer.sanity_checking:
             return
-        self.log("val/loss", errors.mean())
-        self.log("val/wrong_predictions", (~correct).sum().float())
-        self.log("val/mean_abs_error", abs_error.mean())
+        self.log_value("val/loss", errors.mean())
+        self.log_value("val/wrong_predictions", (~correct).sum().float())
+        self.log_value("val/mean_abs_error", abs_error.mean())
         # Monitored with mode=max: the best checkpoint is the latest one, as the paper tests the
         # network where training stopped.
-        self.log("val/sequences_seen", self.sequences_seen.float())
+        self.log_value("val/sequences_seen", self.sequences_seen.float())
         settings = self.settings
         if settings.stop.source != "test" or self.sequences_to_success >= 0:
             return
         first = settings.first_stop
         if first is not None and self.sequences_to_st1 < 0 and first.met(correct, abs_error):
             self.sequences_to_st1.copy_(self.sequences_seen)
-        if self.agreed(settings.stop.met(correct, abs_error)):
+        if settings.stop.met(correct, abs_error):
             self.stop_training()
 
-    # --- test: the success criterion on a fresh test set --------------------------------------------
+    # --- test: the success criterion on a fresh test set ------------------------------------------
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.collect(batch)
@@ -166,31 +180,31 @@ class LSTMModule(L.LightningModule):
         correct, abs_error, errors, squared = self.gather_judged()
         wrong, size = int((~correct).sum()), len(correct)
         success = criterion_met(self.settings.stop, correct, abs_error)
-        self.log("test/wrong_predictions", float(wrong))
-        self.log("test/size", float(size))
-        self.log("test/fraction_misclassified", wrong / size)
-        self.log("test/mean_abs_error", abs_error.mean())
-        self.log("test/mse", squared.mean())
-        self.log("test/loss", errors.mean())
-        self.log("test/success", float(success))
+        self.log_value("test/wrong_predictions", float(wrong))
+        self.log_value("test/size", float(size))
+        self.log_value("test/fraction_misclassified", wrong / size)
+        self.log_value("test/mean_abs_error", abs_error.mean())
+        self.log_value("test/mse", squared.mean())
+        self.log_value("test/loss", errors.mean())
+        self.log_value("test/success", float(success))
         if self.trainer.is_global_zero:
             print(self.success_report(wrong, size, float(abs_error.mean()), success))
 
-    # --- shared -------------------------------------------------------------------------------------
+    # --- shared -----------------------------------------------------------------------------------
 
     def collect(self, batch: Batch) -> None:
         outputs = self(batch.inputs)
         correct, abs_error = judge(outputs, batch, self.settings)
         errors = squared_error(outputs, batch.targets, batch.mask)
-        self.judged.append((correct, abs_error, errors, judged_squared_error(outputs, batch, self.settings)))
+        self.judged.append(
+            (correct, abs_error, errors, judged_squared_error(outputs, batch, self.settings))
+        )
 
     def gather_judged(self) -> tuple[Tensor, ...]:
-        """Per-sequence results of this evaluation, from every process; then forgotten."""
-        parts = [torch.cat(column) for column in zip(*self.judged, strict=True)]
+        """Per-sequence results of this evaluation (each process evaluates the whole set)."""
+        parts = tuple(torch.cat(column).cpu() for column in zip(*self.judged, strict=True))
         self.judged = []
-        if self.trainer.world_size > 1:
-            parts = [self.all_gather(part).flatten(0, 1) for part in parts]
-        return tuple(part.cpu() for part in parts)
+        return parts
 
     def success_report(self, wrong: int, size: int, mean_abs_error: float, success: bool) -> str:
         settings, rule = self.settings, self.settings.stop

@@ -249,7 +249,7 @@ def reported_for_task(task: str, **variation: object) -> list[Reported]:
     return found
 
 
-# The variation each experiment runs with unless ``task_options`` says otherwise (``tasks.SETTINGS``).
+# The variation each experiment runs with unless ``task_options`` say otherwise (tasks.SETTINGS).
 DEFAULT_VARIATIONS: dict[str, dict[str, object]] = {
     "1": {"n_blocks": 3, "block_size": 2, "learning_rate": 0.5},
     "2a": {"p": 100},
