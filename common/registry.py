@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import papers
 
@@ -41,6 +43,12 @@ class Paper:
     reported: tuple[Reported, ...] = ()
     # Overrides that make a smoke run on tiny data that needs no download (used by the tests).
     smoke_overrides: tuple[str, ...] = field(default_factory=tuple)
+    # Which reported numbers a run's summary sets beside ours, given its config (e.g. only the
+    # experiment it ran); None: every number whose metric the run logged.
+    select_reported: Callable[[Any], Sequence[Reported]] | None = None
+
+    def reported_for(self, cfg: Any) -> Sequence[Reported]:
+        return self.select_reported(cfg) if self.select_reported else self.reported
 
 
 class UnknownPaperError(KeyError):

@@ -125,7 +125,7 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], output_dir: Path) 
             "definition": r.definition,
             "setting": r.setting,
         }
-        for r in paper.reported
+        for r in paper.reported_for(cfg)
         if r.metric in metrics
     ]
     checkpoint = trainer.checkpoint_callback

@@ -61,3 +61,13 @@ def test_every_paper_trains_on_tiny_data(name, make_config):
     assert summary["steps"] >= 1
     finite = [v for v in summary["metrics"].values() if math.isfinite(v)]
     assert finite and len(finite) == len(summary["metrics"]), summary["metrics"]
+
+
+def test_summary_sets_only_the_runs_own_reported_numbers_beside_ours(make_config):
+    lstm = registry.get("lstm")
+    cfg = make_config("paper=lstm")
+    chosen = lstm.reported_for(cfg)
+    assert chosen and len(chosen) < len(lstm.reported)
+    assert all(r.setting.startswith("task=4 T=100;") for r in chosen)
+    alexnet = registry.get("alexnet")
+    assert alexnet.reported_for(make_config()) == alexnet.reported  # no selector: all of them

@@ -234,6 +234,7 @@ PAPER = Paper(
         "data.val_size=32",
         "data.test_size=32",
     ),
+    select_reported=lambda cfg: reported_for_run(cfg.task, dict(cfg.task_options or {})),
 )
 
 
