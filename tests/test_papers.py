@@ -71,3 +71,8 @@ def test_summary_sets_only_the_runs_own_reported_numbers_beside_ours(make_config
     assert all(r.setting.startswith("task=4 T=100;") for r in chosen)
     alexnet = registry.get("alexnet")
     assert alexnet.reported_for(make_config()) == alexnet.reported  # no selector: all of them
+    greedy = registry.get("greedy")
+    chosen = greedy.reported_for(
+        make_config("paper=greedy", "model.init=none", "model.experiment=3")
+    )
+    assert [(r.metric, r.value) for r in chosen] == [("test/error", 0.022), ("train/error", 0.0059)]

@@ -97,4 +97,11 @@ PAPER = Paper(
     url="https://papers.nips.cc/paper/3048-greedy-layer-wise-training-of-deep-networks",
     reported=_table_2() + _table_1(),
     smoke_overrides=("model.width=16", "model.pretrain_epochs=1"),
+    select_reported=lambda cfg: reported_for_run(cfg.model.init, cfg.model.experiment),
 )
+
+
+def reported_for_run(initialisation: str, experiment: int) -> list[Reported]:
+    """The Table 2 cells of one row (initialisation) and one experiment."""
+    setting = f"{_EXPERIMENTS[experiment]}, initialisation={initialisation}"
+    return [r for r in PAPER.reported if r.setting == setting]
