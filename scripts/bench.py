@@ -4,6 +4,8 @@
    FLOPs (counted by ``torch.utils.flop_counter``): the ratio of achieved FLOP/s.
 2. Our Lightning training loop against a plain PyTorch loop over the same model and batches.
 3. Achieved FLOP/s as a fraction of this machine's measured float32 matmul peak.
+4. The 1997 LSTM (Exp. 4's network, truncated gradient) against ``torch.nn.LSTM`` of the same
+   size, seconds per forward and backward pass (papers/lstm/bench.py).
 """
 
 from __future__ import annotations
@@ -143,6 +145,9 @@ def main() -> None:
     peak = matmul_peak()
     vision = compare_with_torchvision(args.batch, args.repeats)
     loop = compare_with_plain_loop(args.steps, batch=64)
+    from papers.lstm.bench import lstm_cell_timings
+
+    lstm = {b: lstm_cell_timings(batch_size=b, T=100, repeats=10) for b in (1, 32)}
     rows = [
         ("matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", ""),
         (
@@ -162,6 +167,15 @@ def main() -> None:
             f"{loop['lightning'] / loop['plain']:.2f}",
             f"{loop['lightning'] * 1e3:.1f} vs {loop['plain'] * 1e3:.1f} ms/step",
         ),
+    ]
+    rows += [
+        (
+            f"LSTM 1997 / torch.nn.LSTM (time, batch {b}, T=100)",
+            f"{t['ratio_1997_to_torch']:.2f}",
+            f"{t['lstm1997_s'] * 1e3:.1f} vs {t['torch_lstm_s'] * 1e3:.1f} ms per pass; "
+            f"full BPTT {t['ratio_full_bptt_to_torch']:.2f}",
+        )
+        for b, t in lstm.items()
     ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
     print("| measure | value | detail |\n|---|---|---|")
