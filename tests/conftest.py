@@ -52,6 +52,15 @@ def make_config(tmp_path: Path) -> Callable[..., DictConfig]:
     return make
 
 
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """For test files of tiny tensors: extra threads only contend for the shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _isolate_global_state() -> Iterator[None]:
     """Undo what a training run leaves behind in the process."""

@@ -12,13 +12,7 @@ SIZES = (6, 5, 4, 7)  # vis, hid, pen, top
 N_LABELS = 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tensors here are tiny: extra threads only contend for the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_dbn(seed: int = 0, untie: bool = True) -> DeepBeliefNet:

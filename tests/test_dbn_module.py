@@ -4,9 +4,10 @@ Section 6 laid out over epochs, the updates they apply, exact resume, classifica
 import copy
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
+from helpers import digit_batch as batch
+from helpers import quiet_trainer as trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -18,12 +19,7 @@ from papers.dbn.module import DBNModule, pixels
 SIZES = [64, 16, 12, 20]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def module(**overrides) -> DBNModule:
@@ -43,25 +39,6 @@ def digits(tmp_path: Path, **overrides) -> DBNDataModule:
         val_size=180,
     )
     return DBNDataModule(**{**settings, **overrides})
-
-
-def batch(n: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 1, 8, 8), generator=g, dtype=torch.uint8)
-    return images, torch.arange(n) % 10
-
-
-def trainer(tmp_path: Path, max_epochs: int, **kwargs) -> L.Trainer:
-    return L.Trainer(
-        max_epochs=max_epochs,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        deterministic=True,
-        default_root_dir=str(tmp_path),
-        **kwargs,
-    )
 
 
 # ----- stages --------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ import copy
 from pathlib import Path
 from types import SimpleNamespace
 
-import lightning as L
 import pytest
 import torch
+from helpers import digit_batch as batch
+from helpers import quiet_trainer as trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from common.data import ImageDataModule
@@ -15,13 +16,7 @@ from common.reproducibility import RNGState
 from papers.greedy.model import GreedySupervised, StackedAutoAssociators, StackedRBMs
 from papers.greedy.module import GreedyModule, inputs
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def module(**overrides) -> GreedyModule:
@@ -39,25 +34,6 @@ def digits(tmp_path: Path, batch_size: int = 20) -> ImageDataModule:
         num_classes=10,
         channels=1,
         val_size=180,
-    )
-
-
-def batch(n: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 1, 8, 8), generator=g, dtype=torch.uint8)
-    return images, torch.arange(n) % 10
-
-
-def trainer(folder: Path, max_epochs: int, **kwargs) -> L.Trainer:
-    return L.Trainer(
-        max_epochs=max_epochs,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        deterministic=True,
-        default_root_dir=str(folder),
-        **kwargs,
     )
 
 
