@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
@@ -29,6 +29,22 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
     hyperparameters and builds its parts itself, so a checkpoint is enough to rebuild it."""
     params = to_container(node)
     return get_class(params.pop("_target_"))(**params, **kwargs)
+
+
+def compose(overrides: list[str], output_dir: Path) -> DictConfig:
+    """The config ``scripts/train.py`` would build from ``overrides``, writing into ``output_dir``
+    (for runs started from python: tests, ``scripts/reproduce.py``)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name="train", overrides=list(overrides))
+    GlobalHydra.instance().clear()
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+    return cfg
 
 
 def run_dir_of(ckpt_path: str) -> Path | None:

@@ -77,5 +77,13 @@ def get(name: str) -> Paper:
     return paper
 
 
+def claims(name: str) -> list:
+    """The claims a paper declares in ``papers/<name>/claims.py`` (``CLAIMS``), if any."""
+    get(name)
+    if importlib.util.find_spec(f"papers.{name}.claims") is None:
+        return []
+    return list(importlib.import_module(f"papers.{name}.claims").CLAIMS)
+
+
 def all_papers() -> list[Paper]:
     return [get(name) for name in available()]

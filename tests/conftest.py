@@ -15,11 +15,9 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
-from common.config import CONFIG_DIR  # noqa: E402
+from common.config import compose  # noqa: E402
 
 # Quiet, fast trainer settings for in-process runs.
 FAST = [
@@ -32,13 +30,9 @@ FAST = [
 
 def compose_config(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
     """The real configs, composed as ``scripts/train.py`` would, writing into ``output_dir``."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = compose(overrides, output_dir)
     with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
         cfg.paths.cache_dir = str(cache_dir)
-    GlobalHydra.instance().clear()
     return cfg
 
 

@@ -1,0 +1,115 @@
+"""A paper's claims as experiments with verdicts.
+
+A :class:`Claim` says what the paper claims, where, with which number, and how we test it: the
+arms to run (config overrides), the seeds, the measured quantity (a metric of the run summary)
+and the :class:`Rule` that turns the measurements into a verdict. ``scripts/reproduce.py`` runs
+them and writes the report. A paper declares its claims in ``papers/<name>/claims.py`` as
+``CLAIMS``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Protocol
+
+REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = (
+    "reproduced",
+    "partly",
+    "not reproduced",
+    "not run here",
+)
+
+
+class Rule(Protocol):
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        """(verdict, why) from the measurements of each arm over the seeds."""
+
+
+def mean_and_error(values: list[float]) -> tuple[float, float]:
+    """Mean and its standard error (0 for a single value)."""
+    if len(values) < 2:
+        return values[0], 0.0
+    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
+
+
+@dataclass(frozen=True)
+class Lower:
+    """Arm ``better`` measures lower than arm ``worse``: reproduced when the gap exceeds twice
+    its standard error over seeds (and ``min_gap``), partly when it only points the right way."""
+
+    better: str
+    worse: str
+    min_gap: float = 0.0
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        (b, b_se), (w, w_se) = (
+            mean_and_error(values[self.better]),
+            mean_and_error(values[self.worse]),
+        )
+        gap, gap_se = w - b, math.hypot(b_se, w_se)
+        why = f"{self.worse} - {self.better} = {gap:.4g} ± {gap_se:.2g} (standard error)"
+        if gap > max(2 * gap_se, self.min_gap):
+            return REPRODUCED, why
+        if gap > 0:
+            return PARTLY, why + ": the right direction, not told apart from seed noise"
+        return NOT_REPRODUCED, why
+
+
+@dataclass(frozen=True)
+class RatioAtLeast:
+    """mean(numerator) / mean(denominator) reaches ``target`` (reproduced) or ``partly``."""
+
+    numerator: str
+    denominator: str
+    target: float
+    partly: float
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        ratio = statistics.fmean(values[self.numerator]) / statistics.fmean(
+            values[self.denominator]
+        )
+        why = f"{self.numerator} / {self.denominator} = {ratio:.3g} (paper: {self.target:g})"
+        if ratio >= self.target:
+            return REPRODUCED, why
+        return (PARTLY if ratio >= self.partly else NOT_REPRODUCED), why
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Arm ``arm`` measures the paper's ``value`` to within ``tolerance`` (reproduced) or
+    ``partly_tolerance`` (partly)."""
+
+    arm: str
+    value: float
+    tolerance: float
+    partly_tolerance: float
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        ours = statistics.fmean(values[self.arm])
+        why = f"{self.arm} {ours:.4g} against the paper's {self.value:g}"
+        if abs(ours - self.value) <= self.tolerance:
+            return REPRODUCED, why
+        return (PARTLY if abs(ours - self.value) <= self.partly_tolerance else NOT_REPRODUCED), why
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    statement: str  # in our own words
+    source: str  # "Section 3.3", "Figure 1"
+    paper: str  # the paper's number(s), with the metric definition
+    measure: str  # the summary metric each run contributes, e.g. "test/error"
+    rule: Rule
+    arms: tuple[Arm, ...]
+    overrides: tuple[str, ...] = ()  # shared by every arm: data, budget
+    seeds: tuple[int, ...] = (0, 1, 2)
+    minutes: float = 0.0  # per run on 2 CPU cores, as measured
+    not_run_here: str = ""  # why it cannot run on a CPU (with the paper-scale command)

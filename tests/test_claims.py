@@ -1,0 +1,117 @@
+"""Claims: each rule gives each verdict on matching numbers, and the whole chain (runs, verdict,
+report with plot) works on tiny data with a tiny budget."""
+
+import importlib.util
+
+import pytest
+
+from common import registry
+from common.claims import (
+    NOT_REPRODUCED,
+    NOT_RUN,
+    PARTLY,
+    REPRODUCED,
+    Arm,
+    Claim,
+    Lower,
+    Matches,
+    RatioAtLeast,
+)
+from common.config import ROOT
+
+
+def load_reproduce():
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("better", "worse", "verdict"),
+    [
+        ([0.10, 0.11, 0.12], [0.20, 0.21, 0.22], REPRODUCED),
+        ([0.10, 0.20, 0.30], [0.15, 0.25, 0.35], PARTLY),  # right way, inside the noise
+        ([0.20, 0.21, 0.22], [0.10, 0.11, 0.12], NOT_REPRODUCED),
+    ],
+)
+def test_lower_rule(better, worse, verdict):
+    assert Lower("a", "b").judge({"a": better, "b": worse})[0] == verdict
+
+
+@pytest.mark.parametrize(
+    ("ours", "verdict"), [(0.41, REPRODUCED), (0.43, PARTLY), (0.5, NOT_REPRODUCED)]
+)
+def test_matches_rule(ours, verdict):
+    rule = Matches("alexnet", 0.407, tolerance=0.01, partly_tolerance=0.03)
+    assert rule.judge({"alexnet": [ours]})[0] == verdict
+
+
+def test_lower_rule_respects_a_minimum_gap():
+    values = {"a": [0.100, 0.100, 0.101], "b": [0.105, 0.105, 0.106]}
+    assert Lower("a", "b").judge(values)[0] == REPRODUCED
+    assert Lower("a", "b", min_gap=0.02).judge(values)[0] == PARTLY
+
+
+@pytest.mark.parametrize(
+    ("tanh", "verdict"), [([60.0], REPRODUCED), ([30.0], PARTLY), ([12.0], NOT_REPRODUCED)]
+)
+def test_ratio_rule(tanh, verdict):
+    rule = RatioAtLeast("tanh", "relu", target=6, partly=2)
+    assert rule.judge({"tanh": tanh, "relu": [10.0]})[0] == verdict
+
+
+TINY = (
+    "trainer.max_epochs=4",
+    "trainer.limit_train_batches=15",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "logger=csv",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.num_sanity_val_steps=0",
+)
+
+
+def test_the_chain_runs_judges_and_reports(tmp_path):
+    reproduce = load_reproduce()
+    learns = Claim(
+        id="sgd-learns",
+        statement="SGD lowers the test error of a frozen network",
+        source="Section 5",
+        paper="—",
+        measure="test/error",
+        rule=Lower(better="sgd", worse="frozen"),
+        arms=(Arm("sgd"), Arm("frozen", ("model.lr=0.0",))),
+        overrides=TINY,
+        seeds=(0, 1),
+    )
+    result = reproduce.run_claim(learns, "alexnet", learns.seeds, [], tmp_path)
+    assert set(result["values"]) == {"sgd", "frozen"}
+    assert all(len(v) == 2 for v in result["values"].values())
+    assert result["verdict"] == REPRODUCED, result["why"]
+    assert (tmp_path / "runs" / "sgd-learns" / "frozen-s1" / "summary.json").is_file()
+
+    missing = Claim(
+        id="needs-cifar",
+        statement="x",
+        source="Section 3.3",
+        paper="—",
+        measure="test/error",
+        rule=Lower("a", "b"),
+        arms=(Arm("a"),),
+        overrides=(*TINY, "data=cifar10", f"paths.data_dir={tmp_path / 'nothing'}"),
+        seeds=(0,),
+    )
+    skipped = reproduce.run_claim(missing, "alexnet", (0,), [], tmp_path)
+    assert skipped["verdict"] == NOT_RUN and "cifar10-jpeg.zip" in skipped["why"]
+
+    [imagenet] = [c for c in registry.claims("alexnet") if c.id == "ilsvrc2012"]
+    not_run = reproduce.run_claim(imagenet, "alexnet", (0,), [], tmp_path)
+    assert not_run["verdict"] == NOT_RUN and "preset=paper" in not_run["why"]
+
+    report = reproduce.write_report("alexnet", [result, skipped, not_run], tmp_path).read_text()
+    assert "| sgd-learns: SGD lowers" in report and "**reproduced**" in report
+    assert report.count("**not run here**") == 2
+    assert "`python scripts/reproduce.py paper=alexnet claim=sgd-learns`" in report
+    assert (tmp_path / "sgd-learns.png").stat().st_size > 1000
