@@ -305,8 +305,10 @@ class ImageDataModule(SplitDataModule):
     ``batch_size`` is the global batch: under DDP each process loads ``batch_size / world_size``.
     Images are served as uint8 at their stored size, resized once to ``image_size`` if given; the
     paper's augmentation runs on the batch in the LightningModule (on the GPU when there is one).
-    The validation split is the last ``val_size`` training images after a seeded shuffle;
-    ``train_size`` keeps only the first that many of the rest.
+    The validation split is the last ``val_size`` training images, after a seeded shuffle
+    (``split_by="shuffle"``) or in their stored order (``split_by="position"``, e.g. MNIST images
+    50,000-60,000 as in the GAN authors' configuration); ``train_size`` keeps only the first that
+    many of the rest.
     """
 
     def __init__(
@@ -326,8 +328,11 @@ class ImageDataModule(SplitDataModule):
         seed: int = 0,
         num_workers: int = 0,
         split_seed: int = 0,
+        split_by: str = "shuffle",
     ) -> None:
         super().__init__()
+        if split_by not in ("shuffle", "position"):
+            raise ValueError(f"data.split_by={split_by!r}; choose shuffle or position")
         if dataset not in LOADERS:
             raise ValueError(f"data.dataset={dataset!r}; choose one of {sorted(LOADERS)}")
         self.save_hyperparameters(logger=False)  # the run config already holds them
@@ -349,7 +354,12 @@ class ImageDataModule(SplitDataModule):
         if hp.image_size is not None and images.shape[-1] != hp.image_size:
             images = resize(images, hp.image_size)
             arrays["test_images"] = resize(arrays["test_images"], hp.image_size)
-        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(hp.split_seed))
+        if hp.split_by == "position":
+            order = torch.arange(len(images))
+        else:
+            order = torch.randperm(
+                len(images), generator=torch.Generator().manual_seed(hp.split_seed)
+            )
         if not 0 < hp.val_size < len(images):
             raise ValueError(f"data.val_size={hp.val_size} must be between 0 and {len(images)}")
         train_index, val_index = order[: -hp.val_size], order[-hp.val_size :]

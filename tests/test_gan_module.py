@@ -14,7 +14,7 @@ from torch.utils.data import TensorDataset
 from common.data import ImageDataModule, SplitDataModule, load_digits_images
 from common.errors import MissingDataError
 from common.train import train
-from papers.gan.data import IndexSplitDataModule, TFDDataModule
+from papers.gan.data import TFDDataModule
 from papers.gan.module import GANModule, global_contrast_normalize
 from papers.gan.parzen import parzen_evaluation
 
@@ -272,7 +272,7 @@ def test_index_split_takes_the_last_images_as_validation(tmp_path):
         "channels": 1,
         "val_size": 300,
     }
-    data = IndexSplitDataModule(**kwargs)
+    data = ImageDataModule(**kwargs, split_by="position")
     data.setup()
     train = load_digits_images()["train_images"]
     assert torch.equal(data.splits["train"].tensors[0], train[:-300])
@@ -281,7 +281,7 @@ def test_index_split_takes_the_last_images_as_validation(tmp_path):
     shuffled = ImageDataModule(**kwargs)
     shuffled.setup()
     assert not torch.equal(shuffled.splits["val"].tensors[0], train[-300:])
-    limited = IndexSplitDataModule(**kwargs, train_size=100)
+    limited = ImageDataModule(**kwargs, split_by="position", train_size=100)
     limited.setup()
     assert torch.equal(limited.splits["train"].tensors[0], train[:100])
 
@@ -314,7 +314,7 @@ def test_missing_tfd_names_the_file(tmp_path):
 
 def test_paper_preset_is_the_authors_mnist_configuration(make_config):
     cfg = make_config("paper=gan", "preset=paper")
-    assert cfg.data._target_ == "papers.gan.data.IndexSplitDataModule"
+    assert cfg.data.split_by == "position"
     assert (cfg.data.dataset, cfg.data.val_size, cfg.data.batch_size) == ("mnist", 10000, 100)
     m = cfg.model
     assert (m.k, m.generator_objective, m.channels, m.image_size) == (1, "non_saturating", 1, 28)

@@ -5,7 +5,7 @@ images by position rather than at random:
 * CIFAR-10 (``cifar10_fully_connected.yaml``): train = 0-40,000, valid = 40,000-50,000;
 * TFD (``tfd_pretrain/train.yaml``): train = the unlabelled images, valid and test = one fold's.
 
-:class:`IndexSplitDataModule` is the shared :class:`ImageDataModule` with that split;
+MNIST and CIFAR-10 use the shared :class:`ImageDataModule` with ``split_by=position``;
 :class:`TFDDataModule` reads the Toronto Face Database, which cannot be downloaded (see
 ``configs/data/gan/tfd.yaml`` for what to provide).
 """
@@ -17,36 +17,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
-from common.data import ImageDataModule, SplitDataModule, missing
+from common.data import SplitDataModule, missing
 from common.errors import DataIntegrityError
-
-
-class IndexSplitDataModule(ImageDataModule):
-    """:class:`ImageDataModule` whose validation split is the last ``val_size`` training images
-    in their stored order and whose training split is the ones before them (no shuffle, no
-    resizing); ``train_size`` keeps the first that many training images."""
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
-        hp = self.hparams
-        arrays = self.load()
-        images, labels = arrays["train_images"], arrays["train_labels"]
-        if hp.image_size not in (None, images.shape[-1]):
-            raise ValueError(
-                f"data.image_size={hp.image_size}: IndexSplitDataModule serves the images at "
-                f"their stored size ({images.shape[-1]}); set it to that or null"
-            )
-        if not 0 < hp.val_size < len(images):
-            raise ValueError(f"data.val_size={hp.val_size} must be between 0 and {len(images)}")
-        end = len(images) - hp.val_size
-        train_end = end if hp.train_size is None else min(hp.train_size, end)
-        self.splits = {
-            "train": TensorDataset(images[:train_end], labels[:train_end]),
-            "val": TensorDataset(images[end:], labels[end:]),
-            "test": TensorDataset(arrays["test_images"], arrays["test_labels"]),
-        }
-
 
 # The ``folds`` matrix of TFD_48x48.mat: one column per fold, one row per image.
 TFD_SETS = {"unlabeled": 0, "train": 1, "valid": 2, "test": 3}
