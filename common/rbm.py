@@ -522,3 +522,18 @@ class CountedUpdate(torch.optim.Optimizer):
 
     def step(self, closure):  # type: ignore[override]
         return closure()
+
+
+def check_hand_update_setup(trainer, n_inputs: int, inputs_key: str) -> None:
+    """Refuse what hand-written updates cannot do: run on several processes (nothing averages
+    them) or take images whose pixel count is not the network's input size ``inputs_key``."""
+    if trainer.world_size > 1:
+        raise ValueError(
+            "the updates are applied by hand and not averaged across processes; "
+            "run on one device (trainer.devices=1)"
+        )
+    datamodule = trainer.datamodule
+    if datamodule is not None and hasattr(datamodule, "train_images"):
+        pixels = datamodule.train_images()[0].numel()
+        if pixels != n_inputs:
+            raise ValueError(f"the images have {pixels} pixels but {inputs_key}={n_inputs}")

@@ -24,7 +24,7 @@ from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchmetrics import MeanMetric
 
-from common.rbm import CountedUpdate, Increments
+from common.rbm import CountedUpdate, Increments, check_hand_update_setup
 from papers.dbn.model import UP_DOWN_CD_STEPS, DeepBeliefNet, cd_steps_for_epoch
 
 
@@ -107,18 +107,7 @@ class DBNModule(L.LightningModule):
 
     # ----- Lightning hooks -------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        if self.trainer.world_size > 1:
-            raise ValueError(
-                "the DBN's updates are applied by hand and not averaged across processes; "
-                "run it on one device (trainer.devices=1)"
-            )
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "train_images"):
-            pixels = datamodule.train_images()[0].numel()
-            if pixels != self.hparams.sizes[0]:
-                raise ValueError(
-                    f"the images have {pixels} pixels but model.sizes[0]={self.hparams.sizes[0]}"
-                )
+        check_hand_update_setup(self.trainer, self.hparams.sizes[0], "model.sizes[0]")
 
     def configure_optimizers(self) -> CountedUpdate:
         return CountedUpdate(self.parameters())

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanMetric
 
-from common.rbm import CountedUpdate
+from common.rbm import CountedUpdate, check_hand_update_setup
 from papers.greedy.model import hidden_sizes, make_network, make_pretrainer
 
 # What each row's layer-wise pre-training minimises (or, for CD, monitors), per minibatch.
@@ -98,18 +98,7 @@ class GreedyModule(L.LightningModule):
 
     # ----- Lightning hooks -------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        if self.trainer.world_size > 1:
-            raise ValueError(
-                "the updates are applied by hand and not averaged across processes; "
-                "run on one device (trainer.devices=1)"
-            )
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "train_images"):
-            pixels = datamodule.train_images()[0].numel()
-            if pixels != self.hparams.n_inputs:
-                raise ValueError(
-                    f"the images have {pixels} pixels but model.n_inputs={self.hparams.n_inputs}"
-                )
+        check_hand_update_setup(self.trainer, self.hparams.n_inputs, "model.n_inputs")
 
     def configure_optimizers(self) -> CountedUpdate:
         return CountedUpdate(self.parameters())
