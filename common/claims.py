@@ -95,6 +95,41 @@ class Matches:
 
 
 @dataclass(frozen=True)
+class AtLeast:
+    """Arm ``arm`` measures at least ``target``: reproduced when its mean minus twice its
+    standard error over seeds clears ``target``, partly when its mean clears ``partly``."""
+
+    arm: str
+    target: float
+    partly: float
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        mean, error = mean_and_error(values[self.arm])
+        why = f"{self.arm} {mean:.4g} ± {error:.2g} (standard error) against {self.target:g}"
+        if mean - 2 * error >= self.target:
+            return REPRODUCED, why
+        return (PARTLY if mean >= self.partly else NOT_REPRODUCED), why
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """Every arm's mean measure is at most ``limit`` (reproduced) or at most ``partly``
+    (partly): for a claim that holds in each of several settings, e.g. a gap to a known optimum."""
+
+    limit: float
+    partly: float
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        means = {arm: statistics.fmean(v) for arm, v in values.items()}
+        worst = max(means.values())
+        why = ", ".join(f"{arm} {m:.3g}" for arm, m in means.items())
+        why += f" (at most {self.limit:g} to reproduce, {self.partly:g} partly)"
+        if worst <= self.limit:
+            return REPRODUCED, why
+        return (PARTLY if worst <= self.partly else NOT_REPRODUCED), why
+
+
+@dataclass(frozen=True)
 class Arm:
     name: str
     overrides: tuple[str, ...] = ()
@@ -113,3 +148,4 @@ class Claim:
     seeds: tuple[int, ...] = (0, 1, 2)
     minutes: float = 0.0  # per run on 2 CPU cores, as measured
     not_run_here: str = ""  # why it cannot run on a CPU (with the paper-scale command)
+    curve: str = ""  # a per-epoch metric to plot as learning curves, e.g. "train/error"

@@ -376,6 +376,12 @@ class ImageDataModule(SplitDataModule):
         self.setup()
         return self.splits["train"].tensors[0]
 
+    def train_sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``n`` training images and their labels, e.g. to measure overfitting."""
+        self.setup()
+        images, labels = self.splits["train"].tensors
+        return images[:n], labels[:n]
+
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 images resized (bilinear, antialiased) so both sides are ``size``."""

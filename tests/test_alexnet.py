@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from papers.alexnet import augment
-from papers.alexnet.model import AlexNet, local_response_norm
+from papers.alexnet.model import AlexNet, FourLayerNet, LocalResponseNorm
 
 SMALL = dict(
     num_classes=10,
@@ -53,9 +53,15 @@ def test_local_response_norm_matches_the_paper_formula():
     for i in range(7):
         window = a[:, max(0, i - n // 2) : min(6, i + n // 2) + 1]
         expected[:, i] = a[:, i] / (k + alpha * (window**2).sum(1)) ** beta
-    torch.testing.assert_close(local_response_norm()(a), expected)
-    # and the constants really are the paper's: torch's own alpha would be off by a factor n
+    torch.testing.assert_close(LocalResponseNorm()(a), expected)
+    # torch's module with alpha x n is the same function (and gradient); its own alpha is not
+    torch.testing.assert_close(nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0)(a), expected)
     assert not torch.allclose(nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)(a), expected)
+    x = a.clone().requires_grad_()
+    (LocalResponseNorm()(x) * a).sum().backward()
+    y = a.clone().requires_grad_()
+    (nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0)(y) * a).sum().backward()
+    torch.testing.assert_close(x.grad, y.grad)
 
 
 def test_initialisation_follows_section_5():
@@ -75,7 +81,8 @@ def test_ablation_switches():
     types = lambda net: {type(m) for m in net.modules()}  # noqa: E731
     assert nn.Tanh in types(AlexNet(**SMALL, activation="tanh"))
     assert nn.ReLU not in types(AlexNet(**SMALL, activation="tanh"))
-    assert nn.LocalResponseNorm not in types(AlexNet(**SMALL, lrn=False))
+    assert LocalResponseNorm not in types(AlexNet(**SMALL, lrn=False))
+    assert LocalResponseNorm in types(AlexNet(**SMALL, lrn=True))
     pools = [
         m
         for m in AlexNet(**SMALL, pooling="non_overlapping").modules()
@@ -143,3 +150,66 @@ def test_compiling_in_place_keeps_checkpoint_keys():
     keys = list(net.state_dict())
     net.compile()
     assert list(net.state_dict()) == keys
+
+
+def test_four_layer_net_follows_its_layout():
+    net = FourLayerNet(input_size=32)
+    convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size) for c in convs] == [
+        (32, (5, 5)),
+        (32, (5, 5)),
+        (64, (5, 5)),
+    ]
+    # 32 -> 16 -> 8 -> 4 with 3/2 pooling keeping the border (ceil), then one softmax layer
+    assert net.classifier.fc4.in_features == 64 * 4 * 4
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(isinstance(m, LocalResponseNorm) for m in FourLayerNet(lrn=True).modules()) == 2
+    assert nn.Tanh in {type(m) for m in FourLayerNet(activation="tanh").modules()}
+    with pytest.raises(ValueError, match="widths must list the 3 convolutional layers"):
+        FourLayerNet(widths=(8, 8))
+
+
+FOUR_LAYER = (
+    "model.architecture=four_layer",
+    "model.crop=8",
+    "model.flip=false",
+    "trainer.max_epochs=3",
+    "logger=none",
+)
+
+
+@pytest.mark.parametrize(("target", "reached", "epochs"), [(0.95, 1.0, 1.0), (0.0, 0.0, 3.0)])
+def test_epochs_to_target_training_error(make_config, target, reached, epochs):
+    """Figure 1's measure: the first epoch whose training error reaches the target (and the run
+    stops there with stop_at_target); the epochs run so far while it has not."""
+    from common.train import train
+
+    summary = train(
+        make_config(*FOUR_LAYER, f"model.target_train_error={target}", "model.stop_at_target=true")
+    )
+    metrics = summary["metrics"]
+    assert metrics["train/target_reached"] == reached
+    assert metrics["train/epochs_to_target"] == epochs
+    assert summary["epochs"] == epochs
+    assert metrics["train/steps_to_target"] == summary["steps"]
+
+
+def test_clean_training_error_and_gap(make_config):
+    from common.train import train
+
+    summary = train(
+        make_config(*FOUR_LAYER, "model.clean_train_images=300", "trainer.max_epochs=1")
+    )
+    metrics = summary["metrics"]
+    assert 0.0 <= metrics["test/train_error"] <= 1.0
+    assert metrics["test/gap"] == pytest.approx(metrics["test/error"] - metrics["test/train_error"])
+    assert round(metrics["test/train_error"] * 300) == pytest.approx(
+        metrics["test/train_error"] * 300, abs=1e-4
+    )
+
+
+def test_centre_crop_without_translations():
+    x = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).reshape(2, 1, 8, 8)
+    assert torch.equal(
+        augment.random_crop_flip(x, 6, flip=False, translate=False), x[:, :, 1:7, 1:7]
+    )

@@ -85,12 +85,24 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
         arms=(Arm("sgd"), Arm("frozen", ("model.lr=0.0",))),
         overrides=TINY,
         seeds=(0, 1),
+        curve="val/error",
     )
-    result = reproduce.run_claim(learns, "alexnet", learns.seeds, [], tmp_path)
+    trained: dict = {}
+    result = reproduce.run_claim(learns, "alexnet", learns.seeds, [], tmp_path, trained)
     assert set(result["values"]) == {"sgd", "frozen"}
     assert all(len(v) == 2 for v in result["values"].values())
     assert result["verdict"] == REPRODUCED, result["why"]
     assert (tmp_path / "runs" / "sgd-learns" / "frozen-s1" / "summary.json").is_file()
+    # the learning curves: one value of val/error per epoch of each run
+    assert [len(c) for c in result["curves"]["sgd"]] == [4, 4]
+    reproduce.save_result(result, tmp_path, [])
+
+    # a claim sharing an arm (same overrides, same seed) reuses its run instead of training again
+    rule = Matches("sgd", 0.5, tolerance=0.5, partly_tolerance=0.5)
+    shared = Claim(**{**vars(learns), "id": "shared", "arms": (Arm("sgd"),), "rule": rule})
+    again = reproduce.run_claim(shared, "alexnet", (0,), [], tmp_path, trained)
+    assert again["values"]["sgd"] == result["values"]["sgd"][:1] and again["minutes"] is None
+    assert not (tmp_path / "runs" / "shared").exists()
 
     missing = Claim(
         id="needs-cifar",
@@ -105,13 +117,27 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     )
     skipped = reproduce.run_claim(missing, "alexnet", (0,), [], tmp_path)
     assert skipped["verdict"] == NOT_RUN and "cifar10-jpeg.zip" in skipped["why"]
+    reproduce.save_result(skipped, tmp_path, [])
 
     [imagenet] = [c for c in registry.claims("alexnet") if c.id == "ilsvrc2012"]
-    not_run = reproduce.run_claim(imagenet, "alexnet", (0,), [], tmp_path)
-    assert not_run["verdict"] == NOT_RUN and "preset=paper" in not_run["why"]
+    never = Claim(**{**vars(learns), "id": "never-run"})
+    results = reproduce.load_results([learns, missing, imagenet, never], tmp_path)
+    assert [r["verdict"] for r in results] == [REPRODUCED, NOT_RUN, NOT_RUN, "not run yet"]
+    assert "preset=paper" in results[2]["why"]
 
-    report = reproduce.write_report("alexnet", [result, skipped, not_run], tmp_path).read_text()
+    report = reproduce.write_report("alexnet", results, tmp_path).read_text()
     assert "| sgd-learns: SGD lowers" in report and "**reproduced**" in report
-    assert report.count("**not run here**") == 2
+    assert report.count("**not run here**") == 2 and "**not run yet**" in report
     assert "`python scripts/reproduce.py paper=alexnet claim=sgd-learns`" in report
     assert (tmp_path / "sgd-learns.png").stat().st_size > 1000
+
+    # the README's table is replaced between its markers, the rest kept
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"# x\nbefore\n{reproduce.MARKERS[0]}\nold table\n{reproduce.MARKERS[1]}\nafter\n"
+    )
+    assert reproduce.update_readme(readme, "alexnet", results)
+    text = readme.read_text()
+    assert "old table" not in text and "before" in text and "after" in text
+    assert "| sgd-learns: SGD lowers" in text and "(../../reports/alexnet/sgd-learns.png)" in text
+    assert not reproduce.update_readme(tmp_path / "no-readme.md", "alexnet", results)

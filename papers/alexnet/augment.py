@@ -51,11 +51,17 @@ def pca_colour(
     return x + shift[:, :, None, None]
 
 
-def random_crop_flip(x: torch.Tensor, size: int, flip: bool = True) -> torch.Tensor:
-    """Section 4.1: a random size x size patch of each image, mirrored with probability 1/2."""
+def random_crop_flip(
+    x: torch.Tensor, size: int, flip: bool = True, translate: bool = True
+) -> torch.Tensor:
+    """Section 4.1: a random size x size patch of each image, mirrored with probability 1/2.
+    ``translate=False`` takes the centre patch instead (no translations)."""
     n, _, height, width = x.shape
-    top = torch.randint(0, height - size + 1, (n,)).tolist()
-    left = torch.randint(0, width - size + 1, (n,)).tolist()
+    if translate:
+        top = torch.randint(0, height - size + 1, (n,)).tolist()
+        left = torch.randint(0, width - size + 1, (n,)).tolist()
+    else:
+        top, left = [(height - size) // 2] * n, [(width - size) // 2] * n
     crops = torch.stack(
         [img[:, t : t + size, l : l + size] for img, t, l in zip(x, top, left, strict=True)]
     )

@@ -24,11 +24,28 @@ LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")  # Section 5: these biases start at 1
 
 
-def local_response_norm(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+class LocalResponseNorm(nn.Module):
     """Section 3.3: b^i = a^i / (k + alpha sum_{j=i-n/2}^{i+n/2} (a^j)^2)^beta over n adjacent maps.
 
-    ``torch.nn.LocalResponseNorm`` divides alpha by n, so the paper's alpha is multiplied by n."""
-    return nn.LocalResponseNorm(size=size, alpha=alpha * size, beta=beta, k=k)
+    The paper's alpha (``torch.nn.LocalResponseNorm`` divides it by n). The window sums come from
+    one cumulative sum over the maps, about twice as fast on a CPU as torch's module."""
+
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        maps = a.shape[1]
+        # zero maps beyond the edges: n/2 before (plus one for the cumulative sum), n/2 after
+        squares = nn.functional.pad(
+            a.square(), (0, 0, 0, 0, self.size // 2 + 1, (self.size - 1) // 2)
+        )
+        cumulative = squares.cumsum(1)
+        window = cumulative[:, self.size :] - cumulative[:, :maps]
+        return a / (self.k + self.alpha * window).pow(self.beta)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class AlexNet(nn.Module):
@@ -49,7 +66,8 @@ class AlexNet(nn.Module):
         dropout: drop probability of fc6 and fc7 outputs (0.5; 0 turns it off, Section 4.2).
         remove_conv: 3 or 4 drops that middle convolutional layer (Section 5's depth ablation);
             the next layer then takes the previous layer's maps.
-        init_std: standard deviation of the initial weights (0.01 in Section 5).
+        init_std: standard deviation of the initial weights (0.01 in Section 5); None scales it
+            to each layer's fan-in instead (He et al. 2015), a deviation for narrow nets.
         bias_one: the layers whose biases start at 1 (Section 5); the others start at 0.
     """
 
@@ -69,7 +87,7 @@ class AlexNet(nn.Module):
         pooling: str = "overlapping",
         dropout: float = 0.5,
         remove_conv: int | None = None,
-        init_std: float = 0.01,
+        init_std: float | None = 0.01,
         bias_one: tuple[str, ...] = BIAS_ONE,
     ) -> None:
         super().__init__()
@@ -100,7 +118,7 @@ class AlexNet(nn.Module):
             layers.append((name, nn.Conv2d(channels, out, kernel, stride, padding, groups=g)))
             layers.append((f"act{index}", act()))
             if "lrn" in after and lrn:
-                layers.append((f"lrn{index}", local_response_norm()))
+                layers.append((f"lrn{index}", LocalResponseNorm()))
             if "pool" in after:
                 layers.append((f"pool{index}", pool()))
             channels = out
@@ -121,7 +139,9 @@ class AlexNet(nn.Module):
         )
         self.reset_parameters(init_std, bias_one)
 
-    def reset_parameters(self, std: float = 0.01, bias_one: tuple[str, ...] = BIAS_ONE) -> None:
+    def reset_parameters(
+        self, std: float | None = 0.01, bias_one: tuple[str, ...] = BIAS_ONE
+    ) -> None:
         """Section 5: weights from N(0, 0.01); biases 1 in conv2, conv4, conv5, fc6, fc7, else 0
         (the ones "accelerate the early stages of learning by providing the ReLUs with positive
         inputs")."""
@@ -129,7 +149,10 @@ class AlexNet(nn.Module):
         if unknown:
             raise ValueError(f"bias_one={sorted(unknown)}; the layers are {', '.join(LAYER_NAMES)}")
         for name, layer in self.named_layers():
-            nn.init.normal_(layer.weight, mean=0.0, std=std)
+            if std is None:
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            else:
+                nn.init.normal_(layer.weight, mean=0.0, std=std)
             nn.init.constant_(layer.bias, 1.0 if name in bias_one else 0.0)
 
     def named_layers(self) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
@@ -144,3 +167,51 @@ class AlexNet(nn.Module):
 def check_choice(name: str, value: str, choices: dict) -> None:
     if value not in choices:
         raise ValueError(f"{name}={value!r}; choose one of {sorted(choices)}")
+
+
+class FourLayerNet(nn.Module):
+    """The four-layer convolutional net of Figure 1 and Section 3.3's CIFAR-10 result.
+
+    The paper gives no layout. We use that of the CIFAR-10 example nets in Krizhevsky's public
+    cuda-convnet code: three 5x5 convolutional layers of 32, 32 and 64 maps, each followed by
+    3/2 pooling (the first two by the paper's cross-map LRN when ``lrn``), then one fully connected
+    softmax layer. ``activation`` switches ReLU / tanh (Figure 1), ``lrn`` Section 3.3's
+    normalisation and ``pooling`` Section 3.4's overlap.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        input_size: int = 32,
+        widths: tuple[int, ...] = (32, 32, 64),
+        activation: str = "relu",
+        lrn: bool = False,
+        pooling: str = "overlapping",
+        init_std: float = 0.01,
+    ) -> None:
+        super().__init__()
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("pooling", pooling, POOLING)
+        if len(widths) != 3:
+            raise ValueError(f"widths must list the 3 convolutional layers, got {list(widths)}")
+        layers: list[tuple[str, nn.Module]] = []
+        channels = in_channels
+        for index, out in enumerate(widths, start=1):
+            layers.append((f"conv{index}", nn.Conv2d(channels, out, 5, padding=2)))
+            layers.append((f"act{index}", ACTIVATIONS[activation]()))
+            if lrn and index < 3:
+                layers.append((f"lrn{index}", LocalResponseNorm()))
+            # ceil_mode keeps the border rows of 3/2 pooling, as cuda-convnet's pooling does
+            layers.append((f"pool{index}", nn.MaxPool2d(*POOLING[pooling], ceil_mode=True)))
+            channels = out
+        self.features = nn.Sequential(OrderedDict(layers))
+        flat = self.features(torch.zeros(1, in_channels, input_size, input_size)).numel()
+        self.classifier = nn.Sequential(OrderedDict([("fc4", nn.Linear(flat, num_classes))]))
+        for layer in (*self.features, *self.classifier):
+            if isinstance(layer, nn.Conv2d | nn.Linear):
+                nn.init.normal_(layer.weight, mean=0.0, std=init_std)
+                nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))

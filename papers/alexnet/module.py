@@ -10,18 +10,28 @@ import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from papers.alexnet import augment
-from papers.alexnet.model import AlexNet
+from papers.alexnet.model import AlexNet, FourLayerNet
 
 
 class AlexNetModule(L.LightningModule):
     """Args (all plain values, saved as hyperparameters so a checkpoint rebuilds the module):
     net: keyword arguments of :class:`AlexNet`.
+    architecture: "alexnet", or "four_layer" for the CIFAR-10 net of Figure 1 and Section 3.3
+        (:class:`FourLayerNet`, built from ``four_layer``'s keyword arguments instead of ``net``).
     image_size, channels: of the images the DataModule serves (256 and 3 in the paper).
     crop: side of the training / test crops (224 in the paper).
-    flip, pca_colour, pca_std, ten_crop, subtract_mean: the Section 4.1 switches.
+    flip, translate, pca_colour, pca_std, ten_crop, subtract_mean: the Section 4.1 switches
+        (``translate=False`` trains on the centre crop).
     lr, momentum, weight_decay: Section 5's SGD (0.01, 0.9, 0.0005).
     lr_factor, lr_patience: divide the learning rate by 10 when the validation error stops
         improving (Section 5; the paper gives no patience, it judged by eye).
+    target_train_error: Figure 1's measure: the epochs (and steps) until the training error of an
+        epoch first reaches this (0.25 in the paper), logged as ``train/epochs_to_target`` (the
+        epochs run so far while it has not) and ``train/target_reached``; ``stop_at_target`` ends
+        training there.
+    clean_train_images: at test time, also the error on this many training images seen as test
+        images (no augmentation, no dropout), and the gap ``test/error - test/train_error``: the
+        overfitting of Sections 3.4, 4.1 and 4.2.
     """
 
     def __init__(
@@ -31,6 +41,7 @@ class AlexNetModule(L.LightningModule):
         channels: int,
         crop: int,
         flip: bool = True,
+        translate: bool = True,
         pca_colour: bool = True,
         pca_std: float = 0.1,
         ten_crop: bool = True,
@@ -40,18 +51,30 @@ class AlexNetModule(L.LightningModule):
         weight_decay: float = 5e-4,
         lr_factor: float = 0.1,
         lr_patience: int = 5,
+        architecture: str = "alexnet",
+        four_layer: dict[str, Any] | None = None,
+        target_train_error: float | None = None,
+        stop_at_target: bool = False,
+        clean_train_images: int = 0,
     ) -> None:
         super().__init__()
         if crop > image_size:
             raise ValueError(f"crop={crop} is larger than the images ({image_size})")
         self.save_hyperparameters(logger=False)  # the run config already holds them
-        self.net = AlexNet(in_channels=channels, input_size=crop, **net)
+        if architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"architecture={architecture!r}; choose one of {sorted(ARCHITECTURES)}"
+            )
+        kwargs = net if architecture == "alexnet" else (four_layer or {})
+        self.net = ARCHITECTURES[architecture](in_channels=channels, input_size=crop, **kwargs)
         # Training-set statistics, filled in once by setup() and kept in every checkpoint.
         self.register_buffer("mean_image", torch.zeros(channels, image_size, image_size))
         self.register_buffer("eigenvalues", torch.zeros(3))
         self.register_buffer("eigenvectors", torch.zeros(3, 3))
         self.register_buffer("statistics_ready", torch.tensor(False))
-        num_classes = net.get("num_classes", 1000)
+        num_classes = kwargs.get("num_classes", 1000)
+        self.register_buffer("epochs_to_target", torch.tensor(-1))  # -1: not reached yet
+        self.register_buffer("steps_to_target", torch.tensor(-1))
         # Error rates, the paper's metrics (Tables 1 and 2): 1 - top-k accuracy, per split.
         self.errors = torch.nn.ModuleDict(
             {
@@ -87,7 +110,7 @@ class AlexNetModule(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, labels = batch
         hp = self.hparams
-        x = augment.random_crop_flip(self.centred(images), hp.crop, hp.flip)
+        x = augment.random_crop_flip(self.centred(images), hp.crop, hp.flip, hp.translate)
         if hp.pca_colour and hp.channels == 3:
             x = augment.pca_colour(x, self.eigenvalues, self.eigenvectors, hp.pca_std)
         logits = self.net(x)
@@ -115,6 +138,40 @@ class AlexNetModule(L.LightningModule):
             metric.update(scores, labels)
             self.log(f"{split}/{name}", metric, on_step=False, on_epoch=True)
 
+    def on_train_epoch_end(self) -> None:
+        """Figure 1: has this epoch's training error reached the target?"""
+        hp = self.hparams
+        if hp.target_train_error is None:
+            return
+        epochs = self.current_epoch + 1
+        if (
+            self.epochs_to_target < 0
+            and self.errors["train_error"].compute() <= hp.target_train_error
+        ):
+            self.epochs_to_target.fill_(epochs)
+            self.steps_to_target.fill_(self.global_step)
+            self.trainer.should_stop = self.trainer.should_stop or hp.stop_at_target
+        reached = bool(self.epochs_to_target > 0)
+        self.log("train/target_reached", float(reached))
+        self.log("train/epochs_to_target", float(self.epochs_to_target if reached else epochs))
+        self.log(
+            "train/steps_to_target", float(self.steps_to_target if reached else self.global_step)
+        )
+
+    def on_test_epoch_end(self) -> None:
+        """Sections 3.4, 4.1, 4.2: the error on training images seen as test images, and the gap."""
+        n = self.hparams.clean_train_images
+        if not n:
+            return
+        images, labels = self.trainer.datamodule.train_sample(n)
+        wrong = sum(
+            (self(x.to(self.device)).argmax(-1).cpu() != y).sum().item()
+            for x, y in zip(images.split(256), labels.split(256), strict=True)
+        )
+        train_error = wrong / len(labels)
+        self.log("test/train_error", train_error)
+        self.log("test/gap", self.errors["test_error"].compute() - train_error)
+
     def configure_optimizers(self):
         hp = self.hparams
         optimizer = torch.optim.SGD(
@@ -127,3 +184,6 @@ class AlexNetModule(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": "val/error", "interval": "epoch"},
         }
+
+
+ARCHITECTURES = {"alexnet": AlexNet, "four_layer": FourLayerNet}

@@ -10,6 +10,26 @@ BIBTEX = """@inproceedings{krizhevsky2012imagenet,
   year      = {2012}
 }"""
 
+# Section 3.3: the four-layer CIFAR-10 net's test error without and with normalisation.
+FOUR_LAYER = {
+    lrn: Reported(
+        "test/error",
+        error,
+        "Section 3.3",
+        "test error rate of a four-layer CNN on CIFAR-10",
+        f"four-layer CIFAR-10 net {'with' if lrn else 'without'} normalisation",
+    )
+    for lrn, error in ((False, 0.13), (True, 0.11))
+}
+
+
+def select_reported(cfg) -> tuple[Reported, ...]:
+    """Section 3.3's CIFAR-10 number for the four-layer net, the ImageNet tables otherwise."""
+    if cfg.model.get("architecture") == "four_layer":
+        return (FOUR_LAYER[bool(cfg.model.four_layer.lrn)],)
+    return PAPER.reported
+
+
 PAPER = Paper(
     name="alexnet",
     title="ImageNet Classification with Deep Convolutional Neural Networks",
@@ -50,5 +70,6 @@ PAPER = Paper(
             "1 CNN on ILSVRC-2010",
         ),
     ),
+    select_reported=lambda cfg: select_reported(cfg),
     smoke_overrides=("trainer.max_epochs=1",),
 )
