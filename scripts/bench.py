@@ -6,6 +6,8 @@
 3. Achieved FLOP/s as a fraction of this machine's measured float32 matmul peak.
 4. The 1997 LSTM (Exp. 4's network, truncated gradient) against ``torch.nn.LSTM`` of the same
    size, seconds per forward and backward pass (papers/lstm/bench.py).
+5. The GAN's Lightning training (Algorithm 1, manual optimisation) against a plain loop of the
+   same MNIST networks, iterations per second (papers/gan/bench.py).
 """
 
 from __future__ import annotations
@@ -148,6 +150,9 @@ def main() -> None:
     from papers.lstm.bench import lstm_cell_timings
 
     lstm = {b: lstm_cell_timings(batch_size=b, T=100, repeats=10) for b in (1, 32)}
+    from papers.gan.bench import gan_loop_timings
+
+    gan = gan_loop_timings("paper", steps=args.steps, batch=100)
     rows = [
         ("matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", ""),
         (
@@ -177,6 +182,13 @@ def main() -> None:
         )
         for b, t in lstm.items()
     ]
+    rows.append(
+        (
+            "GAN (MNIST nets): Lightning / plain loop (time)",
+            f"{gan['lightning_to_plain_time']:.2f}",
+            f"{gan['lightning_steps_per_s']:.2f} vs {gan['plain_steps_per_s']:.2f} iterations/s",
+        )
+    )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
     print("| measure | value | detail |\n|---|---|---|")
     for row in rows:

@@ -213,3 +213,18 @@ def test_centre_crop_without_translations():
     assert torch.equal(
         augment.random_crop_flip(x, 6, flip=False, translate=False), x[:, :, 1:7, 1:7]
     )
+
+
+@pytest.mark.parametrize(("lrn", "error"), [("false", 0.13), ("true", 0.11)])
+def test_four_layer_runs_are_compared_with_section_3_3(make_config, lrn, error):
+    from common import registry
+
+    cfg = make_config(
+        "data=alexnet/cifar10", "recipe=alexnet/four_layer", f"model.four_layer.lrn={lrn}"
+    )
+    [reported] = registry.get("alexnet").reported_for(cfg)
+    assert (reported.value, reported.source) == (error, "Section 3.3")
+    assert {r.source for r in registry.get("alexnet").reported_for(make_config())} == {
+        "Table 1",
+        "Table 2",
+    }

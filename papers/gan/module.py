@@ -3,28 +3,22 @@ the Parzen-window evaluation of Table 1 and the samples of Figure 2."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from lightning.pytorch.loggers import WandbLogger
-from torch import Tensor, nn
+from torch import Tensor
 
+from papers.gan.conv import ConvDiscriminator, DeconvGenerator
 from papers.gan.figures import plot_sample_grid
-from papers.gan.model import (
-    GENERATOR_OBJECTIVES,
-    Discriminator,
-    Generator,
-    discriminator_loss,
-    generator_loss,
-)
+from papers.gan.game import AdversarialGame
+from papers.gan.model import Discriminator, Generator
 from papers.gan.parzen import parzen_evaluation, select_sigma
 from papers.gan.schedule import Schedule
 
 PREPROCESSING = ("unit", "gcn")
+ARCHITECTURES = ("fully_connected", "convolutional")
 
 
 def global_contrast_normalize(x: Tensor, scale: float = 55.0, min_divisor: float = 1e-8) -> Tensor:
@@ -35,23 +29,12 @@ def global_contrast_normalize(x: Tensor, scale: float = 55.0, min_divisor: float
     return x / torch.where(norm < min_divisor, torch.ones_like(norm), norm)
 
 
-@contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """No gradients for ``module``'s parameters inside the block (G's step passes through D)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
-
-
-class GANModule(L.LightningModule):
+class GANModule(AdversarialGame):
     """Args (plain values, saved as hyperparameters so a checkpoint rebuilds the module):
     channels, image_size: shape of the images the DataModule serves (1 and 28 for MNIST).
     generator, discriminator: keyword arguments of :class:`Generator` and :class:`Discriminator`
-        (their ``data_dim`` is channels * image_size**2).
+        (their ``data_dim`` is channels * image_size**2), or with ``architecture="convolutional"``
+        of ``conv.py``'s :class:`DeconvGenerator` and :class:`ConvDiscriminator` (Figure 2d).
     k: discriminator steps per generator step (Algorithm 1; k = 1 in the paper).
     generator_objective: "non_saturating" (maximise log D(G(z)), Section 3, the authors' code)
         or "minimax" (minimise log(1 - D(G(z))), Eq. 1 as written).
@@ -64,6 +47,10 @@ class GANModule(L.LightningModule):
         on, ``batch_size`` for the distances, ``metric``: the name of the logged number.
     figure: ``rows`` and ``cols`` of samples in Figure 2 (plus the nearest-neighbour column).
     eval_seed: seed of the noise behind every evaluation and figure (the same z each time).
+    early_iterations: the test logs ``test/early_grad_norm_g``, the mean norm of G's gradient
+        over this many first iterations (Section 3: does G's gradient vanish early?).
+    architecture: "fully_connected" (MNIST, TFD, CIFAR-10 Fig. 2c) or "convolutional"
+        (CIFAR-10 Fig. 2d).
     """
 
     def __init__(
@@ -81,22 +68,27 @@ class GANModule(L.LightningModule):
         parzen: dict[str, Any] | None = None,
         figure: dict[str, Any] | None = None,
         eval_seed: int = 0,
+        early_iterations: int = 100,
+        architecture: str = "fully_connected",
     ) -> None:
         super().__init__()
-        if k < 1:
-            raise ValueError(f"k must be >= 1; got {k}")
-        if generator_objective not in GENERATOR_OBJECTIVES:
-            raise ValueError(
-                f"generator_objective must be one of {GENERATOR_OBJECTIVES}; "
-                f"got {generator_objective!r}"
-            )
         if preprocess not in PREPROCESSING:
             raise ValueError(f"preprocess must be one of {PREPROCESSING}; got {preprocess!r}")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}; got {architecture!r}")
+        if architecture == "convolutional" and init_output_bias_from_marginals:
+            raise ValueError(
+                "the convolutional G has a linear output: set init_output_bias_from_marginals=false"
+            )
         self.save_hyperparameters()
-        self.automatic_optimization = False  # Algorithm 1: two optimisers, k D steps per G step
-        data_dim = channels * image_size**2
-        self.generator = Generator(data_dim=data_dim, **generator)
-        self.discriminator = Discriminator(data_dim=data_dim, **discriminator)
+        self.start_game()
+        if architecture == "convolutional":
+            self.generator = DeconvGenerator(self.image_shape, **generator)
+            self.discriminator = ConvDiscriminator(self.image_shape, **discriminator)
+        else:
+            data_dim = channels * image_size**2
+            self.generator = Generator(data_dim=data_dim, **generator)
+            self.discriminator = Discriminator(data_dim=data_dim, **discriminator)
         self.schedule = Schedule(**(schedule or {}))
         self.parzen = {
             "num_samples": 10_000,
@@ -106,9 +98,6 @@ class GANModule(L.LightningModule):
             **(parzen or {}),
         }
         self.figure = {"rows": 4, "cols": 5, **(figure or {})}
-        # Counters of Algorithm 1 (kept in checkpoints): iterations = generator updates so far.
-        self.register_buffer("iterations", torch.tensor(0))
-        self.register_buffer("discriminator_updates", torch.tensor(0))
         self.register_buffer("output_bias_ready", torch.tensor(False))
         self.evaluation_images: list[Tensor] = []
 
@@ -152,48 +141,11 @@ class GANModule(L.LightningModule):
 
     # ------------------------------------------------------------------ Algorithm 1
 
-    def discriminator_step(self, real: Tensor, optimizer) -> dict[str, Tensor]:
-        """One SGD step of D ascending (1/m) sum log D(x) + log(1 - D(G(z))) on a minibatch."""
-        with torch.no_grad():
-            fake = self.generator.sample(len(real))
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-        loss = discriminator_loss(real_logits, fake_logits)
-        optimizer.zero_grad()
-        self.manual_backward(loss)
-        optimizer.step()
-        self.discriminator_updates += 1
-        return {
-            "loss_d": loss.detach(),
-            "d_real": torch.sigmoid(real_logits).mean().detach(),
-            "d_fake": torch.sigmoid(fake_logits).mean().detach(),
-        }
-
-    def generator_step(self, m: int, optimizer) -> dict[str, Tensor]:
-        """One SGD step of G on a fresh minibatch of m noise samples; D is held fixed."""
-        with frozen(self.discriminator):
-            loss = generator_loss(
-                self.discriminator(self.generator.sample(m)), self.hparams.generator_objective
-            )
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            optimizer.step()
-        self.iterations += 1
-        return {"loss_g": loss.detach()}
-
-    def training_step(self, batch, batch_idx: int) -> Tensor:
-        images, _ = batch
-        real = self.preprocess(images)
-        optimizer_d, optimizer_g = self.optimizers()
-        t, epoch = int(self.iterations), self.current_epoch
-        lr, momentum = self.schedule.apply(optimizer_d.optimizer, t, epoch)
-        logs = self.discriminator_step(real, optimizer_d)
-        if int(self.discriminator_updates) % self.hparams.k == 0:
-            self.schedule.apply(optimizer_g.optimizer, t, epoch)
-            logs |= self.generator_step(len(real), optimizer_g)
-        for name, value in logs.items():
-            self.log(f"train/{name}", value, on_step=True, on_epoch=True)
-        self.log_dict({"train/lr": lr, "train/momentum": momentum}, on_step=True, on_epoch=False)
-        return logs["loss_d"]
+    def before_update(self, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        """The configuration's schedules: lr of update t (t = iterations so far, so D's and G's
+        updates of one iteration share it) and momentum of the epoch."""
+        lr, momentum = self.schedule.apply(optimizer, int(self.iterations), self.current_epoch)
+        return {"lr": lr, "momentum": momentum}
 
     def configure_optimizers(self):
         s = self.schedule
@@ -256,6 +208,7 @@ class GANModule(L.LightningModule):
         self.log(f"test/{name}", result.mean)
         self.log(f"test/{name}_se", result.standard_error)
         self.log(f"test/{name}_sigma", result.sigma)
+        self.log_early_grad_norm()
         if self.trainer.is_global_zero:
             self.save_figure_2()
 

@@ -81,11 +81,17 @@ def fit_discriminator(
     return losses
 
 
+def mixture_points(pair: DensityPair, n: int = 10_000) -> Tensor:
+    """n // 2 points from p_data and as many from p_g, shape (n, 1): (p_data + p_g) / 2, the
+    distribution D is trained on."""
+    return torch.cat(pair.sample(n // 2))
+
+
 @torch.no_grad()
-def optimality_gap(discriminator: nn.Module, pair: DensityPair, n: int = 10_000) -> float:
-    """E |D(x) - D*(x)| for x from (p_data + p_g) / 2, the region D is trained on."""
+def optimality_gap(discriminator: nn.Module, pair: DensityPair, x: Tensor | None = None) -> float:
+    """E |D(x) - D*(x)| over the points x (n, 1); by default 10,000 of :func:`mixture_points`."""
+    x = mixture_points(pair) if x is None else x
     discriminator.eval()
-    x = torch.cat(pair.sample(n // 2))
     d = torch.sigmoid(discriminator(x))
     return (d - pair.optimal_discriminator(x.squeeze(1))).abs().mean().item()
 

@@ -1,0 +1,116 @@
+"""Speed of our Lightning training of the GAN against a plain PyTorch loop (for
+``scripts/bench.py``).
+
+Both train the same networks (``model.py``'s Generator and maxout Discriminator, the paper's
+MNIST sizes or the quick preset's) with Algorithm 1 (k = 1) and SGD with momentum, on the same
+batches of random 28x28 (or 8x8) uint8 images. The plain loop is the algorithm and nothing else;
+the Lightning run adds what ``GANModule`` does per iteration: manual optimisation, the
+configuration's lr and momentum schedule, G's gradient norm and the logging calls.
+"""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from papers.gan.game import frozen
+from papers.gan.model import discriminator_loss, generator_loss
+from papers.gan.module import GANModule
+
+# The two sizes of the presets (configs/model/gan.yaml, configs/recipe/gan/quick.yaml).
+SIZES = {
+    "paper": {"image_size": 28, "hidden_dims": [1200, 1200], "num_units": [240, 240]},
+    "quick": {"image_size": 8, "hidden_dims": [512, 512], "num_units": [64, 64]},
+}
+
+
+class EpochTimer(L.Callback):
+    """Wall-clock seconds of each training epoch."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def gan_module(size: str) -> GANModule:
+    s = SIZES[size]
+    torch.manual_seed(0)
+    return GANModule(
+        channels=1,
+        image_size=s["image_size"],
+        generator={"hidden_dims": s["hidden_dims"]},
+        discriminator={"num_units": s["num_units"]},
+        init_output_bias_from_marginals=False,
+    )
+
+
+def plain_seconds(module: GANModule, loader: DataLoader) -> float:
+    """Seconds per iteration of a hand-written Algorithm 1 loop over ``loader`` (after one
+    untimed pass), on the module's own networks."""
+    g, d = module.generator, module.discriminator
+    optimizer_d = torch.optim.SGD(d.parameters(), lr=0.1, momentum=0.5)
+    optimizer_g = torch.optim.SGD(g.parameters(), lr=0.1, momentum=0.5)
+
+    def epoch() -> None:
+        for (images,) in loader:
+            real = images.flatten(1).float() / 255
+            with torch.no_grad():
+                fake = g.sample(len(real))
+            optimizer_d.zero_grad()
+            discriminator_loss(d(real), d(fake)).backward()
+            optimizer_d.step()
+            with frozen(d):
+                optimizer_g.zero_grad()
+                generator_loss(d(g.sample(len(real)))).backward()
+                optimizer_g.step()
+
+    epoch()
+    start = time.perf_counter()
+    epoch()
+    return (time.perf_counter() - start) / len(loader)
+
+
+def lightning_seconds(module: GANModule, loader: DataLoader) -> float:
+    """Seconds per iteration of ``GANModule`` under a Lightning Trainer: the second of two
+    epochs (the first warms up), without validation, checkpoints or loggers."""
+    timer = EpochTimer()
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        callbacks=[timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, train_dataloaders=loader)
+    return timer.seconds[-1] / len(loader)
+
+
+def gan_loop_timings(size: str = "paper", steps: int = 20, batch: int = 100) -> dict[str, float]:
+    """Iterations per second (one D step and one G step) of the plain loop and of Lightning,
+    over ``steps`` batches of ``batch`` images, and Lightning's time per iteration over the
+    plain loop's (above 1: Lightning is slower)."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(map(repr, SIZES))}; got {size!r}")
+    side = SIZES[size]["image_size"]
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (steps * batch, 1, side, side), generator=generator)
+    loader = DataLoader(TensorDataset(images.to(torch.uint8)), batch_size=batch)
+    plain = plain_seconds(gan_module(size), loader)
+    lightning = lightning_seconds(gan_module(size), loader)
+    return {
+        "plain_steps_per_s": 1 / plain,
+        "lightning_steps_per_s": 1 / lightning,
+        "lightning_to_plain_time": lightning / plain,
+    }

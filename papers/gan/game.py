@@ -1,0 +1,123 @@
+"""Algorithm 1 of Goodfellow et al. (2014) as a LightningModule base, for any G and D.
+
+Both the image GAN (``module.py``) and the two-dimensional ring of Gaussians (``toy_module.py``)
+train through it: k steps of D on a minibatch of data and one of noise, then one step of G on
+fresh noise through the updated D, with two optimisers (manual optimisation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from papers.gan.model import GENERATOR_OBJECTIVES, discriminator_loss, generator_loss
+
+
+def gradient_norm(module: nn.Module) -> Tensor:
+    """Euclidean norm of the gradient of all of ``module``'s parameters (one long vector)."""
+    grads = [p.grad.detach().flatten() for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.cat(grads))
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """No gradients for ``module``'s parameters inside the block (G's step passes through D)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+
+
+class AdversarialGame(L.LightningModule):
+    """Algorithm 1 with k discriminator steps per generator step.
+
+    A subclass builds ``self.generator`` (with ``sample(n)``) and ``self.discriminator``
+    (returning logits), saves the hyperparameters ``k``, ``generator_objective`` and
+    ``early_iterations``, calls :meth:`start_game`, and returns the two optimisers (D's first)
+    from ``configure_optimizers``. It may override :meth:`preprocess` (a batch's first element
+    to data points) and :meth:`before_update` (a schedule applied before each update).
+    """
+
+    def start_game(self) -> None:
+        """Check the game's hyperparameters and create its counters (kept in checkpoints)."""
+        hp = self.hparams
+        if hp.k < 1:
+            raise ValueError(f"k must be >= 1; got {hp.k}")
+        if hp.generator_objective not in GENERATOR_OBJECTIVES:
+            raise ValueError(
+                f"generator_objective must be one of {GENERATOR_OBJECTIVES}; "
+                f"got {hp.generator_objective!r}"
+            )
+        if hp.early_iterations < 1:
+            raise ValueError(f"early_iterations must be >= 1; got {hp.early_iterations}")
+        self.automatic_optimization = False  # two optimisers, k D steps per G step
+        self.register_buffer("iterations", torch.tensor(0))  # G's updates so far
+        self.register_buffer("discriminator_updates", torch.tensor(0))
+        self.register_buffer("early_grad_norm_sum", torch.tensor(0.0))
+
+    def preprocess(self, x: Tensor) -> Tensor:
+        return x
+
+    def before_update(self, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        """Called before every update of either player; returns values to log per step."""
+        return {}
+
+    def discriminator_step(self, real: Tensor, optimizer) -> dict[str, Tensor]:
+        """One step of D ascending (1/m) sum log D(x) + log(1 - D(G(z))) on a minibatch."""
+        with torch.no_grad():
+            fake = self.generator.sample(len(real))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        loss = discriminator_loss(real_logits, fake_logits)
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        self.discriminator_updates += 1
+        return {
+            "loss_d": loss.detach(),
+            "d_real": torch.sigmoid(real_logits).mean().detach(),
+            "d_fake": torch.sigmoid(fake_logits).mean().detach(),
+        }
+
+    def generator_step(self, m: int, optimizer) -> dict[str, Tensor]:
+        """One step of G on a fresh minibatch of m noise samples; D is held fixed. The norm of
+        G's gradient is logged, and summed over the first ``early_iterations`` iterations."""
+        with frozen(self.discriminator):
+            loss = generator_loss(
+                self.discriminator(self.generator.sample(m)), self.hparams.generator_objective
+            )
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            grad_norm = gradient_norm(self.generator)
+            optimizer.step()
+        if int(self.iterations) < self.hparams.early_iterations:
+            self.early_grad_norm_sum += grad_norm
+        self.iterations += 1
+        return {"loss_g": loss.detach(), "grad_norm_g": grad_norm}
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        real = self.preprocess(batch[0])
+        optimizer_d, optimizer_g = self.optimizers()
+        per_step = self.before_update(optimizer_d.optimizer)
+        logs = self.discriminator_step(real, optimizer_d)
+        if int(self.discriminator_updates) % self.hparams.k == 0:
+            self.before_update(optimizer_g.optimizer)
+            logs |= self.generator_step(len(real), optimizer_g)
+        for name, value in logs.items():
+            self.log(f"train/{name}", value, on_step=True, on_epoch=True)
+        if per_step:
+            self.log_dict({f"train/{k}": v for k, v in per_step.items()}, on_epoch=False)
+        return logs["loss_d"]
+
+    def log_early_grad_norm(self) -> None:
+        """test/early_grad_norm_g: mean norm of G's gradient over its first early_iterations
+        updates (Section 3: under the minimax objective it vanishes once D rejects G's samples)."""
+        if int(self.iterations) > 0:
+            early = min(int(self.iterations), self.hparams.early_iterations)
+            self.log("test/early_grad_norm_g", self.early_grad_norm_sum / early)

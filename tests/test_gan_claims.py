@@ -1,0 +1,269 @@
+"""GAN claims: every arm's config composes into the module and data it means to run, the
+measured metrics (G's early gradient norm, the gap to D*, mode coverage) are computed as
+defined, the AtMost rule gives each verdict, and the benchmark's loop runs."""
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from common.claims import NOT_REPRODUCED, PARTLY, REPRODUCED, AtMost
+from common.config import build, compose
+from common.train import train
+from papers.gan.bench import gan_loop_timings
+from papers.gan.claims import CLAIMS
+from papers.gan.game import gradient_norm
+from papers.gan.module import GANModule
+from papers.gan.toy import density_pair, ring_modes
+from papers.gan.toy_module import OptimalDiscriminatorModule, RingGANModule, SampleDataModule
+
+FAST = (
+    "logger=csv",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.num_sanity_val_steps=0",
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    yield
+
+
+def quiet_trainer(tmp_path: Path, **kwargs) -> L.Trainer:
+    return L.Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+        **kwargs,
+    )
+
+
+# --------------------------------------------------------------------------- configs
+
+
+EXPECTED = {
+    "table1-parzen": (GANModule, "ImageDataModule"),
+    "minimax-vs-nonsaturating": (GANModule, "ImageDataModule"),
+    "proposition1": (OptimalDiscriminatorModule, "SampleDataModule"),
+    "ring-mode-coverage": (RingGANModule, "SampleDataModule"),
+}
+
+
+def test_every_claim_is_checked_here():
+    assert {c.id for c in CLAIMS} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
+def test_every_arm_composes_into_the_module_and_data_it_names(tmp_path, claim):
+    module_class, data_class = EXPECTED[claim.id]
+    for arm in claim.arms:
+        overrides = ["paper=gan", *claim.overrides, *arm.overrides, "seed=0"]
+        cfg = compose(overrides, tmp_path / arm.name)
+        module = build(cfg.model)
+        assert type(module) is module_class
+        assert cfg.data._target_.endswith(data_class)
+        if claim.id == "minimax-vs-nonsaturating":
+            assert module.hparams.generator_objective == arm.name
+            assert module.hparams.early_iterations == 300
+        if claim.id == "proposition1":
+            assert module.hparams.pair == cfg.data.distribution == arm.name
+        if module_class is GANModule:  # the paper's networks on MNIST, split by position
+            assert cfg.data.dataset == "mnist" and cfg.data.split_by == "position"
+            assert module.generator.data_dim == 784
+            maxouts = [m.num_units for m in module.discriminator.net if hasattr(m, "num_units")]
+            assert maxouts == [240, 240]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(
+    ("gaps", "verdict"),
+    [([0.01, 0.015], REPRODUCED), ([0.01, 0.04], PARTLY), ([0.01, 0.2], NOT_REPRODUCED)],
+)
+def test_at_most_rule_judges_the_worst_arm(gaps, verdict):
+    values = {"a": [gaps[0], gaps[0]], "b": [gaps[1]]}
+    result, why = AtMost(limit=0.02, partly=0.05).judge(values)
+    assert result == verdict
+    assert f"b {gaps[1]:.3g}" in why
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_gradient_norm_is_the_norm_of_all_gradients_together():
+    net = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    for p, value in zip(net.parameters(), (1.0, 2.0, 0.5, 3.0), strict=True):
+        p.grad = torch.full_like(p, value)
+    # 6 weights of 1, 3 biases of 2, 3 weights of 0.5, 1 bias of 3
+    assert gradient_norm(net).item() == pytest.approx((6 + 3 * 4 + 3 * 0.25 + 9) ** 0.5)
+
+
+class RecordingRing(RingGANModule):
+    """Keeps the gradient norm of every G step, to check the logged early mean."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.norms: list[float] = []
+
+    def generator_step(self, m, optimizer):
+        logs = super().generator_step(m, optimizer)
+        self.norms.append(float(logs["grad_norm_g"]))
+        return logs
+
+
+def tiny_ring(**overrides) -> dict:
+    return {
+        "generator": {"noise_dim": 4, "hidden_dims": [8], "output_activation": "linear"},
+        "discriminator": {
+            "num_units": [4],
+            "num_pieces": 2,
+            "irange": 0.3,
+            "input_include_prob": 1.0,
+            "hidden_include_prob": 1.0,
+        },
+        "num_samples": 400,
+        **overrides,
+    }
+
+
+def ring_data(batch_size: int = 16) -> SampleDataModule:
+    return SampleDataModule("ring", train_size=80, test_size=200, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_early_grad_norm_is_the_mean_over_the_first_generator_steps(tmp_path, k):
+    L.seed_everything(0, verbose=False)
+    module = RecordingRing(**tiny_ring(k=k, early_iterations=2))
+    trainer = quiet_trainer(tmp_path, max_epochs=2)
+    trainer.fit(module, datamodule=ring_data())  # 10 D steps, 10 // k G steps
+    assert len(module.norms) == 10 // k and int(module.iterations) == 10 // k
+    assert all(n > 0 for n in module.norms)
+    metrics = trainer.test(module, datamodule=ring_data(), verbose=False)[0]
+    assert metrics["test/early_grad_norm_g"] == pytest.approx(sum(module.norms[:2]) / 2)
+
+
+class Exact(nn.Module):
+    """D with the logit log p_data - log p_g: D* itself (Proposition 1)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.pair = density_pair(name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.squeeze(-1)
+        return self.pair.data.log_prob(x) - self.pair.model.log_prob(x)
+
+
+def proposition_1(tmp_path: Path, discriminator: nn.Module, name: str) -> dict[str, float]:
+    module = OptimalDiscriminatorModule(name, {"num_units": [2], "num_pieces": 2})
+    module.discriminator = discriminator
+    data = SampleDataModule(name, train_size=10, test_size=2000, batch_size=500)
+    return quiet_trainer(tmp_path).test(module, datamodule=data, verbose=False)[0]
+
+
+@pytest.mark.parametrize("name", ["shifted", "bimodal"])
+def test_optimality_gap_is_zero_for_d_star_and_the_half_gap_for_a_constant(tmp_path, name):
+    torch.manual_seed(0)
+    exact = proposition_1(tmp_path, Exact(name), name)
+    assert exact["test/optimality_gap"] == pytest.approx(0.0, abs=1e-6)
+    assert exact["test/optimality_gap_half"] > 0.1
+
+
+def test_constant_half_discriminator_has_the_half_gap(tmp_path):
+    """A zero logit is D = 1/2 everywhere: its gap is the logged reference."""
+    torch.manual_seed(0)
+    zero = nn.Sequential(nn.Linear(1, 1), nn.Flatten(0))
+    nn.init.zeros_(zero[0].weight), nn.init.zeros_(zero[0].bias)
+    metrics = proposition_1(tmp_path, zero, "scaled")
+    assert metrics["test/optimality_gap"] == pytest.approx(metrics["test/optimality_gap_half"])
+
+
+class Cycling(nn.Module):
+    """A 'generator' that puts sample i exactly on mode i mod len(modes)."""
+
+    def __init__(self, modes: torch.Tensor) -> None:
+        super().__init__()
+        self.modes = modes
+
+    def sample_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, 1, generator=generator)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.modes[torch.arange(len(z)) % len(self.modes)]
+
+
+@pytest.mark.parametrize(("used", "covered"), [(8, 8), (3, 3), (1, 1)])
+def test_ring_test_counts_the_modes_g_covers(tmp_path, used, covered):
+    torch.manual_seed(0)
+    module = RingGANModule(**tiny_ring())
+    module.generator = Cycling(ring_modes(8, 2.0)[:used])
+    metrics = quiet_trainer(tmp_path).test(module, datamodule=ring_data(50), verbose=False)[0]
+    assert metrics["test/modes_covered"] == covered
+    assert metrics["test/high_quality_share"] == pytest.approx(1.0)
+    assert metrics["test/modes_covered_data"] == 8  # the ring itself covers all 8
+    assert metrics["test/high_quality_share_data"] > 0.98  # 3 std hold 98.9% of a 2-D Gaussian
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_sample_data_is_seeded_and_has_the_right_shape_and_law():
+    ring = SampleDataModule("ring", train_size=100, test_size=30, batch_size=10, seed=3)
+    again = SampleDataModule("ring", train_size=100, test_size=30, batch_size=10, seed=3)
+    ring.setup(), again.setup()
+    assert ring.splits["train"].tensors[0].shape == (100, 2)
+    assert torch.equal(ring.splits["test"].tensors[0], again.splits["test"].tensors[0])
+    assert torch.allclose(ring.splits["train"].tensors[0].norm(dim=1), torch.tensor(2.0), atol=0.1)
+    scaled = SampleDataModule("scaled", train_size=20_000, test_size=10, batch_size=10)
+    scaled.setup()
+    x = scaled.splits["train"].tensors[0]
+    assert x.shape == (20_000, 1)
+    assert x.std().item() == pytest.approx(1.0, abs=0.03)  # p_data of "scaled" is N(0, 1)
+
+
+def test_sample_data_unknown_distribution_raises():
+    with pytest.raises(ValueError, match="distribution must be 'ring' or one of"):
+        SampleDataModule("cauchy", train_size=1, test_size=1, batch_size=1)
+
+
+def test_early_iterations_must_be_positive():
+    with pytest.raises(ValueError, match="early_iterations must be >= 1; got 0"):
+        RingGANModule(**tiny_ring(early_iterations=0))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_proposition_1_recipe_trains_d_towards_d_star(tmp_path):
+    cfg = compose(
+        [
+            "paper=gan",
+            *next(c for c in CLAIMS if c.id == "proposition1").arms[0].overrides,
+            *FAST,
+            "data.train_size=2048",
+            "trainer.max_epochs=4",  # 16 Adam steps of 512
+            "seed=0",
+        ],
+        tmp_path,
+    )
+    metrics = train(cfg)["metrics"]
+    assert metrics["test/optimality_gap"] < 0.5 * metrics["test/optimality_gap_half"]
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def test_bench_times_both_loops_and_their_ratio():
+    timings = gan_loop_timings("quick", steps=2, batch=8)
+    assert timings["plain_steps_per_s"] > 0 and timings["lightning_steps_per_s"] > 0
+    assert timings["lightning_to_plain_time"] == pytest.approx(
+        timings["plain_steps_per_s"] / timings["lightning_steps_per_s"]
+    )
+    with pytest.raises(ValueError, match="size must be one of 'paper', 'quick'"):
+        gan_loop_timings("huge")
