@@ -23,7 +23,8 @@ class StopOnNonFiniteLoss(L.Callback):
         self.checkpoint_dir = Path(checkpoint_dir)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        # manual optimisation may return nothing: Lightning then passes an empty dict
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None and not math.isfinite(float(loss)):
             last = self.checkpoint_dir / "last.ckpt"
             kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint yet"

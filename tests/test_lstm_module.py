@@ -105,6 +105,7 @@ def test_rule_on_recent_sequences_stops_training_where_it_holds():
     assert fit.global_step == 2  # of the 4 batches an epoch holds, and 5 epochs allowed
     assert fit.callback_metrics["train/success"] == 1.0
     assert fit.callback_metrics["train/sequences_to_success"] == 8.0
+    assert fit.callback_metrics["train/sequences_to_stop"] == 8.0
     assert "val/sequences_seen" in fit.callback_metrics  # validation ran where training stopped
 
 
@@ -120,6 +121,7 @@ def test_rules_on_a_test_sample_are_checked_on_the_validation_set():
     assert int(module.sequences_to_st1) == 8  # met at the first validation
     assert int(module.sequences_to_success) == -1 and fit.current_epoch == 2  # ran to the end
     assert fit.callback_metrics["train/success"] == 0.0
+    assert fit.callback_metrics["train/sequences_to_stop"] == float("inf")  # never met
 
 
 def test_test_metrics_count_the_sequences_outside_the_tolerance():

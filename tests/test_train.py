@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -240,6 +241,16 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
         trainer.fit(model)
     kept = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert kept["epoch"] == 0 and torch.isfinite(kept["state_dict"]["w"]).all()
+
+
+def test_non_finite_check_accepts_steps_that_return_nothing(tmp_path):
+    """Manual optimisation may return no loss: Lightning passes {}, which is not an error."""
+    callback = StopOnNonFiniteLoss(tmp_path)
+    callback.on_train_batch_end(None, None, {}, None, 0)
+    callback.on_train_batch_end(None, None, None, None, 0)
+    trainer = SimpleNamespace(current_epoch=2, global_step=7)
+    with pytest.raises(NonFiniteLossError, match="loss is inf at epoch 2, step 7"):
+        callback.on_train_batch_end(trainer, None, {"loss": torch.tensor(float("inf"))}, None, 0)
 
 
 def test_trainer_groups_compose_for_cpu_and_gpus(make_config):

@@ -4,6 +4,7 @@ paper's learning rate, stopped by the experiment's stopping rule, judged by its 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -14,6 +15,7 @@ from papers.lstm import tasks
 from papers.lstm.data import settings_for
 from papers.lstm.model import MemoryCellNetwork, build_network, squared_error
 from papers.lstm.paper import reported_for_run
+from papers.lstm.realtime import check_realtime, realtime_update
 from papers.lstm.tasks import Batch, StoppingRule
 
 
@@ -31,6 +33,11 @@ class LSTMModule(L.LightningModule):
     plateau_window, plateau_tolerance: Exp. 2a/2b add the memory cell "whenever the error stops
         decreasing" (Section 5.2): when the mean training error of a window of this many
         sequences is less than this fraction below the previous window's.
+    update: when the weights change. "step": after every time step (real-time learning, the
+        paper's RTRL variant, Section 4; ``realtime.py``; 1997 network only). "sequence": once per
+        batch of sequences, by autograd. None: "step" for the experiments with error signals at
+        every step (Exp. 1, 2a, 2b) when the network is the 1997 one, else "sequence" (the same
+        thing where errors come only at the sequence end).
 
     Each sequence counts as one online update of the paper: the training loss is the sum of the
     sequences' errors (not their mean), so a batch of B sequences makes the step that B online
@@ -48,6 +55,7 @@ class LSTMModule(L.LightningModule):
         forget_gate_bias: list[float] | None = None,
         plateau_window: int = 1000,
         plateau_tolerance: float = 0.25,
+        update: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -61,6 +69,10 @@ class LSTMModule(L.LightningModule):
             hidden_size=hidden_size,
             forget_gate_bias=None if forget_gate_bias is None else tuple(forget_gate_bias),
         )
+        self.update = choose_update(update, settings, network, gradient)
+        if self.update == "step":
+            check_realtime(self.net)
+            self.automatic_optimization = False  # realtime.py changes the weights itself
         self.grows_memory = settings.add_memory_on_plateau and isinstance(
             self.net, MemoryCellNetwork
         )
@@ -77,13 +89,29 @@ class LSTMModule(L.LightningModule):
 
     # --- training ---------------------------------------------------------------------------------
 
+    def on_fit_start(self) -> None:
+        if self.update == "step" and self.trainer.world_size > 1:
+            raise ValueError(
+                "update='step' changes the weights inside each process; it runs in one process "
+                "only (use model.update=sequence with DDP)"
+            )
+
     def forward(self, inputs: Tensor) -> Tensor:
-        if isinstance(self.net, MemoryCellNetwork):
-            self.net.memory_enabled = bool(self.memory_added)
+        self.forward_settings()
         return self.net(inputs)
 
+    def forward_settings(self) -> None:
+        if isinstance(self.net, MemoryCellNetwork):
+            self.net.memory_enabled = bool(self.memory_added)
+
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        outputs = self(batch.inputs)
+        if self.update == "step":
+            self.forward_settings()
+            outputs = realtime_update(
+                self.net, batch.inputs, batch.targets, batch.mask, self.learning_rate
+            )
+        else:
+            outputs = self(batch.inputs)
         errors = squared_error(outputs, batch.targets, batch.mask)
         world_size = self.trainer.world_size
         self.sequences_seen += len(errors) * world_size
@@ -92,6 +120,8 @@ class LSTMModule(L.LightningModule):
             self.watch_plateau(*self.global_batch(errors.detach()))
         if self.recent is not None:
             self.judge_recent(outputs.detach(), batch)
+        if self.update == "step":  # the weights have changed; the errors are only reported
+            return errors.sum().detach()
         # Gradients are averaged over processes: times world_size gives the sum over the batch.
         return errors.sum() * world_size
 
@@ -132,6 +162,11 @@ class LSTMModule(L.LightningModule):
         self.log_value("train/success", float(self.sequences_to_success >= 0))
         if self.sequences_to_success >= 0:
             self.log_value("train/sequences_to_success", self.sequences_to_success.float())
+        # The same, logged by every run: infinite while the rule has not held (for the claims).
+        stopped = self.sequences_to_success >= 0
+        self.log_value(
+            "train/sequences_to_stop", float(self.sequences_to_success) if stopped else math.inf
+        )
         if self.sequences_to_st1 >= 0:
             self.log_value("train/sequences_to_st1", self.sequences_to_st1.float())
         if self.grows_memory:
@@ -237,6 +272,25 @@ class LSTMModule(L.LightningModule):
         if self.recent is not None and "recent_sequences" in checkpoint:
             self.recent.correct = checkpoint["recent_sequences"]["correct"]
             self.recent.abs_error = checkpoint["recent_sequences"]["abs_error"]
+
+
+UPDATES = ("sequence", "step")
+# Section 5: only Exp. 1, 2a and 2b have error signals before the sequence end, so only there does
+# real-time learning differ from one update per sequence.
+ERRORS_EVERY_STEP = ("1", "2a", "2b")
+
+
+def choose_update(
+    update: str | None, settings: tasks.TaskSettings, network: str, gradient: str
+) -> str:
+    """The ``update`` argument of :class:`LSTMModule`, with None resolved (see there)."""
+    if update is not None:
+        if update not in UPDATES:
+            raise ValueError(f"update must be one of {UPDATES} or None; got {update!r}")
+        return update
+    every_step = settings.task in ERRORS_EVERY_STEP
+    paper_network = network == "1997" and gradient == "truncated"
+    return "step" if every_step and paper_network else "sequence"
 
 
 def judge(outputs: Tensor, batch: Batch, settings: tasks.TaskSettings) -> tuple[Tensor, Tensor]:
