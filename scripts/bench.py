@@ -8,6 +8,8 @@
    size, seconds per forward and backward pass (papers/lstm/bench.py).
 5. The GAN's Lightning training (Algorithm 1, manual optimisation) against a plain loop of the
    same MNIST networks, iterations per second (papers/gan/bench.py).
+6. Our RBM's CD-1 update against scikit-learn's ``BernoulliRBM`` at 784-500, batch 100
+   (papers/dbn/bench.py).
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ def main() -> None:
     from papers.gan.bench import gan_loop_timings
 
     gan = gan_loop_timings("paper", steps=args.steps, batch=100)
+    from papers.dbn.bench import rbm_cd1_timings
+
+    rbm = rbm_cd1_timings()
     rows = [
         ("matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", ""),
         (
@@ -187,6 +192,13 @@ def main() -> None:
             "GAN (MNIST nets): Lightning / plain loop (time)",
             f"{gan['lightning_to_plain_time']:.2f}",
             f"{gan['lightning_steps_per_s']:.2f} vs {gan['plain_steps_per_s']:.2f} iterations/s",
+        )
+    )
+    rows.append(
+        (
+            "RBM CD-1, ours / sklearn BernoulliRBM (time, 784-500, batch 100)",
+            f"{rbm['ratio_ours_to_sklearn']:.2f}",
+            f"{rbm['ours_updates_per_s']:.1f} vs {rbm['sklearn_updates_per_s']:.1f} updates/s",
         )
     )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")

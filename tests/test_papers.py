@@ -59,8 +59,11 @@ def test_every_paper_trains_on_tiny_data(name, make_config):
     )
     summary = train(cfg)
     assert summary["steps"] >= 1
-    finite = [v for v in summary["metrics"].values() if math.isfinite(v)]
-    assert finite and len(finite) == len(summary["metrics"]), summary["metrics"]
+    # every metric is a number; only a count until an event that never came may be infinite
+    # (e.g. the LSTM's train/sequences_to_stop while its stopping rule has not held)
+    assert summary["metrics"]
+    for metric, value in summary["metrics"].items():
+        assert math.isfinite(value) or (value == math.inf and "_to_" in metric), (metric, value)
 
 
 def test_summary_sets_only_the_runs_own_reported_numbers_beside_ours(make_config):
@@ -70,7 +73,7 @@ def test_summary_sets_only_the_runs_own_reported_numbers_beside_ours(make_config
     assert chosen and len(chosen) < len(lstm.reported)
     assert all(r.setting.startswith("task=4 T=100;") for r in chosen)
     alexnet = registry.get("alexnet")
-    assert alexnet.reported_for(make_config()) == alexnet.reported  # no selector: all of them
+    assert alexnet.reported_for(make_config()) == alexnet.reported  # ImageNet's, all of them
     greedy = registry.get("greedy")
     chosen = greedy.reported_for(
         make_config("paper=greedy", "model.init=none", "model.experiment=3")

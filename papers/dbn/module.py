@@ -25,6 +25,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from common.rbm import CountedUpdate, Increments, check_hand_update_setup
+from papers.dbn.judge import agreement, fit_judge, judge_labels
 from papers.dbn.model import UP_DOWN_CD_STEPS, DeepBeliefNet, cd_steps_for_epoch
 
 
@@ -42,6 +43,8 @@ class DBNModule(L.LightningModule):
         paper and not given (Section 6); ours were chosen the same way on the quick preset.
     generation_gibbs_steps: Gibbs iterations with the label clamped before the down-pass (1000 in
         Figure 8); samples_per_label: samples per row of the figure; sample_seed: their seed.
+    judge_examples: training images the independent judge of the samples (papers/dbn/judge.py)
+        learns from at test time; 0: no judge.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class DBNModule(L.LightningModule):
         generation_gibbs_steps: int = 1000,
         samples_per_label: int = 10,
         sample_seed: int = 0,
+        judge_examples: int = 10_000,
     ) -> None:
         super().__init__()
         if greedy_epochs < 1 or up_down_epochs < 3:
@@ -75,6 +79,12 @@ class DBNModule(L.LightningModule):
         # rbm.m's momentum increments: one set per greedily trained RBM, one for up-down.
         self.greedy_increments = torch.nn.ModuleList([Increments(rbm) for rbm in self.net.rbms])
         self.up_down_increments = Increments(self.net)
+        # The top RBM as the greedy stage left it (copied at untying; the RBMs below it are
+        # not changed by up-down), so a test can report the error after greedy training too.
+        self.greedy_top = copy.deepcopy(self.net.top).requires_grad_(False)
+        self.judge = None  # fitted at test time
+        self.sample_agreement: float | None = None
+        self.judge_accuracy = MeanMetric()  # on the real test images
         # Training averages, logged once per epoch (a self.log per step costs more than a step).
         self.train_means = torch.nn.ModuleDict(
             {name: MeanMetric() for name in ("reconstruction_error", "error")}
@@ -114,6 +124,7 @@ class DBNModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         if self.greedy_layer(self.current_epoch) is None and not self.net.untied:
+            self.greedy_top.load_state_dict(self.net.top.state_dict())
             self.net.untie()
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
@@ -189,19 +200,66 @@ class DBNModule(L.LightningModule):
     def error(self, x: Tensor, labels: Tensor) -> Tensor:
         return (self.label_log_probabilities(x).argmax(-1) != labels).float().mean()
 
-    def evaluate(self, split: str, batch: tuple[Tensor, Tensor]) -> None:
+    def greedy_error(self, x: Tensor, labels: Tensor) -> Tensor:
+        """Per-image errors of the net as the greedy stage left it (Section 6: 2.49 %): the
+        up-pass through the RBMs' own weights and the top RBM copied at untying."""
+        if not self.net.untied:
+            return (self.label_log_probabilities(x).argmax(-1) != labels).float()
+        with torch.no_grad():
+            pen = self.net.greedy_input(self.net.n_layers - 1, x)
+            return (self.greedy_top.label_log_probabilities(pen).argmax(-1) != labels).float()
+
+    def evaluate(self, split: str, batch: tuple[Tensor, Tensor]) -> Tensor:
+        """Logs the split's error and NLL; returns the per-image errors."""
         images, labels = batch
         log_p = self.label_log_probabilities(pixels(images))
-        error = (log_p.argmax(-1) != labels).float().mean()
+        errors = (log_p.argmax(-1) != labels).float()
         nll = -log_p.gather(1, labels[:, None]).mean()
-        self.log(f"{split}/error", error, on_epoch=True)
+        self.log(f"{split}/error", errors.mean(), on_epoch=True)
         self.log(f"{split}/nll", nll, on_epoch=True)
+        return errors
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.evaluate("val", batch)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self.evaluate("test", batch)
+        """Also the error after the greedy stage alone and how much up-down lowered it, and
+        the judge's own error on the real test images (how far to trust its agreement)."""
+        errors = self.evaluate("test", batch)
+        images, labels = batch
+        greedy = self.greedy_error(pixels(images), labels)
+        self.log("test/greedy_error", greedy.mean(), on_epoch=True)
+        self.log("test/up_down_gain", (greedy - errors).mean(), on_epoch=True)
+        if self.judge is not None:
+            judged = judge_labels(self.judge, pixels(images)).to(labels.device)
+            self.judge_accuracy.update((judged == labels).float())
+
+    # ----- the samples judged (Figure 8) ---------------------------------------------------
+    def on_test_start(self) -> None:
+        """Fit the judge on real training images, then judge the label-clamped samples."""
+        if not self.hparams.judge_examples:
+            return
+        images, labels = self.trainer.datamodule.splits["train"].tensors
+        self.judge = fit_judge(pixels(images), labels, self.hparams.judge_examples)
+        samples = self.samples()
+        clamped = torch.arange(self.hparams.n_labels).repeat_interleave(samples.shape[1])
+        self.sample_agreement = agreement(self.judge, samples.flatten(0, 1), clamped)
+
+    def on_test_epoch_end(self) -> None:
+        """The judge's agreement with the clamped labels, its error on real test digits, and
+        the agreement relative to its accuracy on real digits (1: the samples are as
+        recognisable to it as real test digits)."""
+        if self.sample_agreement is None:
+            return
+        accuracy = float(self.judge_accuracy.compute())
+        self.judge_accuracy.reset()
+        self.log_dict(
+            {
+                "test/sample_agreement": self.sample_agreement,
+                "test/judge_error": 1 - accuracy,
+                "test/sample_agreement_vs_real": self.sample_agreement / accuracy,
+            }
+        )
 
     # ----- generation (Figure 8) -----------------------------------------------------------
     def on_train_end(self) -> None:

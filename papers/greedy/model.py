@@ -35,13 +35,15 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
-def hidden_sizes(experiment: int, width: int = 500) -> tuple[int, ...]:
-    """Three hidden layers of ``width`` units (Experiment 2: 500-1000 chosen on validation), or
-    the same with a 20-unit top layer (Experiment 3); Table 2."""
+def hidden_sizes(experiment: int, width: int = 500, depth: int = 3) -> tuple[int, ...]:
+    """``depth`` hidden layers of ``width`` units (Table 2: three; Experiment 2: 500-1000 units
+    chosen on validation; Table 1: two), or the same with a 20-unit top layer (Experiment 3)."""
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1 hidden layer; got {depth}")
     if experiment == 2:
-        return (width, width, width)
+        return (width,) * depth
     if experiment == 3:
-        return (width, width, EXPERIMENT_3_TOP_UNITS)
+        return (width,) * (depth - 1) + (EXPERIMENT_3_TOP_UNITS,)
     raise ValueError(f"experiment must be 2 or 3 (Table 2); got {experiment}")
 
 

@@ -1,6 +1,7 @@
 """The LightningModule: one row of Bengio et al. 2007's Table 2, a deep sigmoid network
 initialised one of five ways and fine-tuned by supervised gradient descent with early stopping
-on the validation error.
+on the validation error. With ``task="regression"`` (Table 1, Abalone) the output is linear and
+every error is the mean squared error.
 
 Epochs are laid out as the paper's stages (manual optimisation, plain SGD as in the Appendix):
 
@@ -21,7 +22,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from common.rbm import CountedUpdate, check_hand_update_setup
-from papers.greedy.model import hidden_sizes, make_network, make_pretrainer
+from papers.greedy.model import TASKS, hidden_sizes, make_network, make_pretrainer
 
 # What each row's layer-wise pre-training minimises (or, for CD, monitors), per minibatch.
 PRETRAINING_CRITERION = {
@@ -33,10 +34,14 @@ PRETRAINING_CRITERION = {
 
 class GreedyModule(L.LightningModule):
     """Args (plain values, saved as hyperparameters so a checkpoint rebuilds the module):
-    n_inputs, n_outputs: input pixels and classes (784 and 10 for MNIST).
+    n_inputs, n_outputs: input pixels and classes (784 and 10 for MNIST); for regression, the
+        number of inputs and of targets (1).
+    task: "classification" (softmax output, error rate) or "regression" (linear output, mean
+        squared error; Table 1's Abalone).
     init: the Table 2 row: "dbn", "autoassociator", "supervised", "none" or "shallow".
     experiment: 2 (three hidden layers of ``width`` units) or 3 (the top one has 20 units);
         "shallow" keeps only the top hidden layer (``width`` or 20 units).
+    depth: number of hidden layers (3 in Table 2, 2 in Table 1).
     width: hidden units per layer (500 to 1000, chosen on validation, in Experiment 2).
     input_type: "binary" or "gaussian" visible units of the first RBM (Table 1; "dbn" only).
     partially_supervised: train the first RBM with an added supervised gradient through a
@@ -53,9 +58,11 @@ class GreedyModule(L.LightningModule):
         self,
         n_inputs: int,
         n_outputs: int = 10,
+        task: str = "classification",
         init: str = "dbn",
         experiment: int = 2,
         width: int = 500,
+        depth: int = 3,
         input_type: str = "binary",
         partially_supervised: bool = False,
         pretrain_epochs: int = 10,
@@ -65,14 +72,16 @@ class GreedyModule(L.LightningModule):
         patience: int | None = 20,
     ) -> None:
         super().__init__()
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}; got {task!r}")
         self.save_hyperparameters()
         self.automatic_optimization = False
-        hidden = hidden_sizes(experiment, width)
+        hidden = hidden_sizes(experiment, width, depth)
         if init == "shallow":
             hidden = hidden[-1:]
-        self.net = make_network(init, n_inputs, hidden, n_outputs)
+        self.net = make_network(init, n_inputs, hidden, n_outputs, task)
         self.pretrainer = make_pretrainer(
-            init, n_inputs, hidden, n_outputs, "classification", input_type, partially_supervised
+            init, n_inputs, hidden, n_outputs, task, input_type, partially_supervised
         )
         self.n_pretrained_layers = len(hidden) if self.pretrainer is not None else 0
         # Stage and early-stopping state, kept in checkpoints so a resumed run goes on exactly.
@@ -158,12 +167,16 @@ class GreedyModule(L.LightningModule):
 
     # ----- evaluation --------------------------------------------------------------------------
     def evaluate(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        """Per-example errors and negative log-likelihoods."""
-        images, labels = batch
+        """Per-example errors and negative log-likelihoods; for regression both are the
+        squared error (the Gaussian negative log-likelihood up to constants)."""
+        images, targets = batch
         with torch.no_grad():
-            logits = self.net(inputs(images))
-        errors = (logits.argmax(-1) != labels).float()
-        nll = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+            prediction = self.net(inputs(images))
+        if self.hparams.task == "regression":
+            squared = ((prediction.view_as(targets) - targets) ** 2).view(len(targets), -1)
+            return squared.mean(-1), squared.mean(-1)
+        errors = (prediction.argmax(-1) != targets).float()
+        nll = torch.nn.functional.cross_entropy(prediction, targets, reduction="none")
         return errors, nll
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -198,5 +211,8 @@ class GreedyModule(L.LightningModule):
 
 
 def inputs(images: Tensor) -> Tensor:
-    """uint8 images (N, C, H, W) as rows of pixel intensities in [0, 1]."""
-    return images.flatten(1).float() / 255
+    """uint8 images (N, C, H, W) as rows of pixel intensities in [0, 1]; float inputs (the
+    continuous sets of Table 1, already scaled by their DataModule) as they are."""
+    if images.dtype == torch.uint8:
+        return images.flatten(1).float() / 255
+    return images.flatten(1)

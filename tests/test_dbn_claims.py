@@ -1,0 +1,164 @@
+"""What the DBN claims measure (papers/dbn/claims.py): the error after the greedy stage kept
+beside the error after up-down, the judge of the label-clamped samples (papers/dbn/judge.py),
+and preset=paper's protocol (Section 6) on tiny fake MNIST files."""
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+import torch
+from helpers import digit_batch as batch
+from helpers import quiet_trainer as trainer
+from test_data import write_fake_mnist
+
+from common import registry
+from common.claims import NOT_RUN
+from common.train import train
+from papers.dbn.claims import CLAIMS, REDUCED_MNIST
+from papers.dbn.data import DBNDataModule
+from papers.dbn.judge import agreement, fit_judge, judge_labels
+from papers.dbn.module import DBNModule, pixels
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def module(**overrides) -> DBNModule:
+    torch.manual_seed(0)
+    settings = dict(
+        sizes=[64, 16, 12, 20], greedy_epochs=2, up_down_epochs=3, generation_gibbs_steps=5
+    )
+    return DBNModule(**{**settings, **overrides})
+
+
+# ----- greedy-stage error beside the up-down error -------------------------------------------
+def test_untying_keeps_the_greedy_top_rbm_which_up_down_leaves_alone_like_the_rbms_below():
+    m = module()
+    greedy_state = copy.deepcopy(m.net.state_dict())
+    m.trainer = SimpleNamespace(current_epoch=6)  # the first up-down epoch
+    m.on_train_epoch_start()
+    assert bool(m.net.untied)
+    images, labels = batch()
+    m.up_down_update(pixels(images), labels, epoch=6)
+    for key, value in m.greedy_top.state_dict().items():
+        assert torch.equal(value, greedy_state[f"rbms.2.{key}"]), key
+    assert not torch.equal(m.net.top.W, m.greedy_top.W)  # up-down moved the top RBM
+    for key in ("rbms.0.W", "rbms.1.W", "rbms.0.hidden_bias"):
+        assert torch.equal(m.net.state_dict()[key], greedy_state[key]), key
+
+
+def test_greedy_error_is_the_greedy_nets_free_energy_classification():
+    m = module()
+    images, labels = batch()
+    x = pixels(images)
+    assert torch.equal(m.greedy_error(x, labels).mean(), m.error(x, labels))  # still tied
+    twin = copy.deepcopy(m.net)
+    m.greedy_top.load_state_dict(m.net.top.state_dict())
+    m.net.untie()
+    with torch.no_grad():  # up-down would change these; greedy_error must not see them
+        m.net.top.W.add_(1.0)
+        m.net.recognition[0].weight.mul_(-1)
+    pen = twin.greedy_input(2, x)
+    expected = twin.top.label_free_energies(pen).argmin(-1) != labels
+    assert torch.equal(m.greedy_error(x, labels), expected.float())
+
+
+def test_a_test_run_reports_greedy_error_gain_and_judged_samples(tmp_path):
+    m = module(sizes=[64, 32, 32, 64], judge_examples=500, samples_per_label=3)
+    data = DBNDataModule(
+        dataset="digits",
+        data_dir=str(tmp_path),
+        cache_dir=str(tmp_path),
+        batch_size=20,
+        num_classes=10,
+        channels=1,
+        val_size=180,
+    )
+    t = trainer(tmp_path, max_epochs=9, enable_checkpointing=False)
+    t.fit(m, datamodule=data)
+    [result] = t.test(m, datamodule=data, verbose=False)
+    gain = result["test/greedy_error"] - result["test/error"]
+    assert result["test/up_down_gain"] == pytest.approx(gain, abs=1e-6)
+    assert 0 <= result["test/sample_agreement"] <= 1
+    accuracy = 1 - result["test/judge_error"]
+    assert accuracy > 0.8  # logistic regression on real 8x8 digits
+    ratio = result["test/sample_agreement"] / accuracy
+    assert result["test/sample_agreement_vs_real"] == pytest.approx(ratio, rel=1e-5)
+
+
+# ----- the judge -------------------------------------------------------------------------------
+def prototypes(n_per_class: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Three classes of 6-pixel 'images', each a noisy copy of its own two lit pixels."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(3).repeat_interleave(n_per_class)
+    clean = torch.zeros(len(labels), 6)
+    clean[torch.arange(len(labels)), 2 * labels] = 1
+    clean[torch.arange(len(labels)), 2 * labels + 1] = 1
+    return (clean + 0.1 * torch.rand(clean.shape, generator=g)).clamp(0, 1), labels
+
+
+def test_judge_agrees_with_the_clamped_label_when_samples_look_like_that_class():
+    images, labels = prototypes()
+    judge = fit_judge(images, labels, max_examples=45)
+    assert judge.n_features_in_ == 6 and len(judge.coef_) == 3
+    samples, clamped = prototypes(5, seed=1)
+    assert torch.equal(judge_labels(judge, samples), clamped)
+    assert agreement(judge, samples, clamped) == 1.0
+    assert agreement(judge, samples, (clamped + 1) % 3) == 0.0
+    with pytest.raises(ValueError, match="max_examples"):
+        fit_judge(images, labels, max_examples=0)
+
+
+# ----- the claims and preset=paper ------------------------------------------------------------
+def test_claims_share_one_reduced_set_up_and_the_paper_scale_one_is_not_run_here():
+    claims = {c.id: c for c in registry.claims("dbn")}
+    assert claims["mnist-1.25"].not_run_here and "preset=paper" in claims["mnist-1.25"].not_run_here
+    measured = [c for c in CLAIMS if not c.not_run_here]
+    assert {c.overrides for c in measured} == {REDUCED_MNIST}
+    assert {c.measure for c in measured} == {
+        "test/error",
+        "test/up_down_gain",
+        "test/sample_agreement_vs_real",
+    }
+    assert NOT_RUN == "not run here"
+
+
+def test_paper_preset_is_section_6s_protocol(make_config):
+    cfg = make_config("paper=dbn", "preset=paper")
+    assert list(cfg.model.sizes) == [784, 500, 500, 2000] and cfg.model.n_labels == 10
+    assert (cfg.model.greedy_epochs, cfg.model.up_down_epochs) == (30, 300)
+    assert cfg.data.dataset == "mnist" and cfg.data.val_size == 10_000
+    assert (cfg.data.per_class, cfg.data.batch_size, cfg.data.balanced) == (4400, 100, True)
+    assert cfg.data.all_training_from_epoch == 3 * 30 + 300
+    assert cfg.trainer.max_epochs == 3 * 30 + 300 + 59
+    assert cfg.trainer.reload_dataloaders_every_n_epochs == 1
+
+
+def test_paper_preset_trains_on_fake_mnist_in_balanced_batches_then_on_all_images(
+    tmp_path, make_config
+):
+    """60 fake images: 10 for validation, 2 of each digit kept for the balanced stage
+    (2 batches of 10 per epoch: 3 greedy and 3 up-down epochs), then from epoch 6 all 60 in
+    shuffled batches (6 per epoch) with CD-10."""
+    write_fake_mnist(tmp_path / "data" / "mnist", n_train=60, n_test=10)
+    cfg = make_config(
+        "paper=dbn",
+        "preset=paper",
+        f"paths.data_dir={tmp_path / 'data'}",
+        "data.verify_checksums=false",
+        "data.val_size=10",
+        "data.per_class=2",
+        "data.batch_size=10",
+        "data.all_training_from_epoch=6",
+        "model.sizes=[784,8,8,16]",
+        "model.greedy_epochs=1",
+        "model.up_down_epochs=3",
+        "model.generation_gibbs_steps=2",
+        "model.samples_per_label=1",
+        "model.judge_examples=20",
+        "trainer.max_epochs=7",
+        "logger=none",
+    )
+    summary = train(cfg)
+    assert summary["steps"] == 6 * 2 + 6
+    assert summary["metrics"]["train/cd_steps"] == 10
+    assert 0 <= summary["metrics"]["test/error"] <= 1
