@@ -70,7 +70,7 @@ class RatioAtLeast:
         ratio = statistics.fmean(values[self.numerator]) / statistics.fmean(
             values[self.denominator]
         )
-        why = f"{self.numerator} / {self.denominator} = {ratio:.3g} (paper: {self.target:g})"
+        why = f"{self.numerator} / {self.denominator} = {ratio:.3g} (target: {self.target:g})"
         if ratio >= self.target:
             return REPRODUCED, why
         return (PARTLY if ratio >= self.partly else NOT_REPRODUCED), why

@@ -22,9 +22,11 @@ SAME_DATA = [
     "test=false",
 ]
 
-# Float sums are reduced in another order across processes (gradient all-reduce), so the two runs
-# agree to rounding error, not bit for bit.
-TOLERANCE = 1e-5
+# Float sums are reduced in another order across processes (gradient all-reduce), and the CPU's
+# convolution kernels may pick other algorithms for 16 images than for 32, so the two runs agree to
+# rounding error grown over 8 steps, not bit for bit: up to 1.5e-4 measured on this machine. A
+# sharding mistake is far larger: the same run with another data order differs by 0.06-0.2.
+TOLERANCE = 1e-3
 
 
 @pytest.mark.ddp

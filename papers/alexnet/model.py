@@ -27,8 +27,8 @@ BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")  # Section 5: these biases 
 class LocalResponseNorm(nn.Module):
     """Section 3.3: b^i = a^i / (k + alpha sum_{j=i-n/2}^{i+n/2} (a^j)^2)^beta over n adjacent maps.
 
-    The paper's alpha (``torch.nn.LocalResponseNorm`` divides it by n). The window sums come from
-    one cumulative sum over the maps, about twice as fast on a CPU as torch's module."""
+    The paper's alpha (``torch.nn.LocalResponseNorm`` divides it by n). The window sums are n
+    shifted slices added up, about twice as fast on a CPU as torch's module."""
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
         super().__init__()
@@ -36,12 +36,9 @@ class LocalResponseNorm(nn.Module):
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         maps = a.shape[1]
-        # zero maps beyond the edges: n/2 before (plus one for the cumulative sum), n/2 after
-        squares = nn.functional.pad(
-            a.square(), (0, 0, 0, 0, self.size // 2 + 1, (self.size - 1) // 2)
-        )
-        cumulative = squares.cumsum(1)
-        window = cumulative[:, self.size :] - cumulative[:, :maps]
+        # zero maps beyond the edges: n/2 before, n/2 after
+        squares = nn.functional.pad(a.square(), (0, 0, 0, 0, self.size // 2, (self.size - 1) // 2))
+        window = sum(squares[:, i : i + maps] for i in range(self.size))
         return a / (self.k + self.alpha * window).pow(self.beta)
 
     def extra_repr(self) -> str:
