@@ -69,7 +69,8 @@ def test_every_arm_composes_into_the_module_and_data_it_names(tmp_path, claim):
         assert cfg.data._target_.endswith(data_class)
         if claim.id == "minimax-vs-nonsaturating":
             assert module.hparams.generator_objective == arm.name
-            assert module.hparams.early_iterations == 300
+            assert module.hparams.early_iterations == 100
+            assert module.hparams.early_threshold == 0.3
         if claim.id == "proposition1":
             assert module.hparams.pair == cfg.data.distribution == arm.name
         if module_class is GANModule:  # the paper's networks on MNIST, split by position
@@ -105,15 +106,17 @@ def test_gradient_norm_is_the_norm_of_all_gradients_together():
 
 
 class RecordingRing(RingGANModule):
-    """Keeps the gradient norm of every G step, to check the logged early mean."""
+    """Keeps the gradient norm and mean D(G(z)) of every G step, to check the early window."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.norms: list[float] = []
+        self.d_fakes: list[float] = []
 
     def generator_step(self, m, optimizer):
         logs = super().generator_step(m, optimizer)
         self.norms.append(float(logs["grad_norm_g"]))
+        self.d_fakes.append(float(logs["d_fake_g"]))
         return logs
 
 
@@ -146,6 +149,53 @@ def test_early_grad_norm_is_the_mean_over_the_first_generator_steps(tmp_path, k)
     assert all(n > 0 for n in module.norms)
     metrics = trainer.test(module, datamodule=ring_data(), verbose=False)[0]
     assert metrics["test/early_grad_norm_g"] == pytest.approx(sum(module.norms[:2]) / 2)
+    assert metrics["test/early_window_start"] == 0  # threshold 1: open from the first step
+
+
+def test_early_window_opens_at_the_first_g_step_at_or_below_the_threshold(tmp_path):
+    """The same seeded game twice: the first run records mean D(G(z)) per G step; the second,
+    with the threshold set to the first value after step 0 below every earlier one, must open
+    its window at that step and average the norms of it and the next step."""
+
+    def play(threshold: float) -> tuple[RecordingRing, dict[str, float]]:
+        L.seed_everything(0, verbose=False)
+        module = RecordingRing(**tiny_ring(early_threshold=threshold, early_iterations=2))
+        trainer = quiet_trainer(tmp_path, max_epochs=2)
+        trainer.fit(module, datamodule=ring_data())
+        return module, trainer.test(module, datamodule=ring_data(), verbose=False)[0]
+
+    first, _ = play(1.0)
+    d = first.d_fakes
+    start = next(i for i in range(1, len(d) - 1) if d[i] < min(d[:i]))
+    again, metrics = play(d[start])
+    assert again.norms == first.norms  # the threshold only watches the game
+    assert metrics["test/early_window_start"] == start
+    assert metrics["test/early_window_steps"] == 2
+    assert metrics["test/early_grad_norm_g"] == pytest.approx(sum(first.norms[start:][:2]) / 2)
+
+
+def feed(module: RingGANModule, d_fakes: list[float], norms: list[float]) -> None:
+    """G steps with given mean D(G(z)) and gradient norms, as generator_step reports them."""
+    for d_fake, norm in zip(d_fakes, norms, strict=True):
+        module.track_early_window(torch.tensor(d_fake), torch.tensor(norm))
+        module.iterations += 1
+
+
+@pytest.mark.parametrize(
+    ("d_fakes", "start", "steps", "mean"),
+    [
+        ([0.5, 0.45, 0.28, 0.2, 0.6, 0.1], 2, 3, (3 + 4 + 5) / 3),  # opens below 0.3, stays open
+        ([0.5, 0.5, 0.5, 0.5, 0.5, 0.25], 5, 1, 6.0),  # opens at the last step: cut short
+        ([0.5, 0.4, 0.35, 0.31, 0.5, 0.9], -1, 0, float("nan")),  # D never wins
+    ],
+)
+def test_early_window_on_a_constructed_game(tmp_path, d_fakes, start, steps, mean):
+    module = RingGANModule(**tiny_ring(early_threshold=0.3, early_iterations=3))
+    feed(module, d_fakes, norms=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    metrics = quiet_trainer(tmp_path).test(module, datamodule=ring_data(), verbose=False)[0]
+    assert metrics["test/early_window_start"] == start
+    assert metrics["test/early_window_steps"] == steps
+    assert metrics["test/early_grad_norm_g"] == pytest.approx(mean, nan_ok=True)
 
 
 class Exact(nn.Module):
@@ -235,6 +285,12 @@ def test_sample_data_unknown_distribution_raises():
 def test_early_iterations_must_be_positive():
     with pytest.raises(ValueError, match="early_iterations must be >= 1; got 0"):
         RingGANModule(**tiny_ring(early_iterations=0))
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.5])
+def test_early_threshold_must_be_a_probability_above_zero(threshold):
+    with pytest.raises(ValueError, match=rf"early_threshold must be in \(0, 1\]; got {threshold}"):
+        RingGANModule(**tiny_ring(early_threshold=threshold))
 
 
 # --------------------------------------------------------------------------- end to end

@@ -39,10 +39,11 @@ class AdversarialGame(L.LightningModule):
     """Algorithm 1 with k discriminator steps per generator step.
 
     A subclass builds ``self.generator`` (with ``sample(n)``) and ``self.discriminator``
-    (returning logits), saves the hyperparameters ``k``, ``generator_objective`` and
-    ``early_iterations``, calls :meth:`start_game`, and returns the two optimisers (D's first)
-    from ``configure_optimizers``. It may override :meth:`preprocess` (a batch's first element
-    to data points) and :meth:`before_update` (a schedule applied before each update).
+    (returning logits), saves the hyperparameters ``k``, ``generator_objective``,
+    ``early_threshold`` and ``early_iterations``, calls :meth:`start_game`, and returns the two
+    optimisers (D's first) from ``configure_optimizers``. It may override :meth:`preprocess` (a
+    batch's first element to data points) and :meth:`before_update` (a schedule applied before
+    each update).
     """
 
     def start_game(self) -> None:
@@ -57,10 +58,14 @@ class AdversarialGame(L.LightningModule):
             )
         if hp.early_iterations < 1:
             raise ValueError(f"early_iterations must be >= 1; got {hp.early_iterations}")
+        if not 0 < hp.early_threshold <= 1:
+            raise ValueError(f"early_threshold must be in (0, 1]; got {hp.early_threshold}")
         self.automatic_optimization = False  # two optimisers, k D steps per G step
         self.register_buffer("iterations", torch.tensor(0))  # G's updates so far
         self.register_buffer("discriminator_updates", torch.tensor(0))
         self.register_buffer("early_grad_norm_sum", torch.tensor(0.0))
+        self.register_buffer("early_start", torch.tensor(-1))  # iteration the window opened
+        self.register_buffer("early_steps", torch.tensor(0))  # G steps inside it so far
 
     def preprocess(self, x: Tensor) -> Tensor:
         return x
@@ -87,19 +92,30 @@ class AdversarialGame(L.LightningModule):
 
     def generator_step(self, m: int, optimizer) -> dict[str, Tensor]:
         """One step of G on a fresh minibatch of m noise samples; D is held fixed. The norm of
-        G's gradient is logged, and summed over the first ``early_iterations`` iterations."""
+        G's gradient and D(G(z)) on this minibatch are logged, and the norm enters the early
+        window (:meth:`track_early_window`)."""
         with frozen(self.discriminator):
-            loss = generator_loss(
-                self.discriminator(self.generator.sample(m)), self.hparams.generator_objective
-            )
+            fake_logits = self.discriminator(self.generator.sample(m))
+            loss = generator_loss(fake_logits, self.hparams.generator_objective)
             optimizer.zero_grad()
             self.manual_backward(loss)
             grad_norm = gradient_norm(self.generator)
             optimizer.step()
-        if int(self.iterations) < self.hparams.early_iterations:
-            self.early_grad_norm_sum += grad_norm
+        d_fake = torch.sigmoid(fake_logits).mean().detach()
+        self.track_early_window(d_fake, grad_norm)
         self.iterations += 1
-        return {"loss_g": loss.detach(), "grad_norm_g": grad_norm}
+        return {"loss_g": loss.detach(), "grad_norm_g": grad_norm, "d_fake_g": d_fake}
+
+    def track_early_window(self, d_fake: Tensor, grad_norm: Tensor) -> None:
+        """Section 3's early phase, once D wins: the window opens at the first G step whose mean
+        D(G(z)) is at most ``early_threshold`` (1 opens it at G's first step) and holds
+        ``early_iterations`` G steps; their gradient norms are summed."""
+        if int(self.early_start) < 0 and float(d_fake) <= self.hparams.early_threshold:
+            self.early_start.fill_(int(self.iterations))
+        opened = int(self.early_start) >= 0
+        if opened and int(self.early_steps) < self.hparams.early_iterations:
+            self.early_grad_norm_sum += grad_norm
+            self.early_steps += 1
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         real = self.preprocess(batch[0])
@@ -116,8 +132,12 @@ class AdversarialGame(L.LightningModule):
         return logs["loss_d"]
 
     def log_early_grad_norm(self) -> None:
-        """test/early_grad_norm_g: mean norm of G's gradient over its first early_iterations
-        updates (Section 3: under the minimax objective it vanishes once D rejects G's samples)."""
-        if int(self.iterations) > 0:
-            early = min(int(self.iterations), self.hparams.early_iterations)
-            self.log("test/early_grad_norm_g", self.early_grad_norm_sum / early)
+        """test/early_grad_norm_g: mean norm of G's gradient over the early window (Section 3:
+        under the minimax objective it vanishes once D rejects G's samples), NaN if the window
+        never opened; test/early_window_start: G's iteration that opened it (-1: never);
+        test/early_window_steps: G steps inside it (fewer than early_iterations if cut short)."""
+        steps = int(self.early_steps)
+        mean = self.early_grad_norm_sum / steps if steps else torch.tensor(float("nan"))
+        self.log("test/early_grad_norm_g", mean)
+        self.log("test/early_window_start", self.early_start.float())
+        self.log("test/early_window_steps", self.early_steps.float())

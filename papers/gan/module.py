@@ -47,8 +47,10 @@ class GANModule(AdversarialGame):
         on, ``batch_size`` for the distances, ``metric``: the name of the logged number.
     figure: ``rows`` and ``cols`` of samples in Figure 2 (plus the nearest-neighbour column).
     eval_seed: seed of the noise behind every evaluation and figure (the same z each time).
-    early_iterations: the test logs ``test/early_grad_norm_g``, the mean norm of G's gradient
-        over this many first iterations (Section 3: does G's gradient vanish early?).
+    early_threshold, early_iterations: the test logs ``test/early_grad_norm_g``, the mean norm
+        of G's gradient over ``early_iterations`` iterations from the first one where the mean
+        D(G(z)) is at most ``early_threshold`` (Section 3: does G's gradient vanish once D wins?
+        1 starts at G's first step), and ``test/early_window_start``, that iteration.
     architecture: "fully_connected" (MNIST, TFD, CIFAR-10 Fig. 2c) or "convolutional"
         (CIFAR-10 Fig. 2d).
     """
@@ -68,6 +70,7 @@ class GANModule(AdversarialGame):
         parzen: dict[str, Any] | None = None,
         figure: dict[str, Any] | None = None,
         eval_seed: int = 0,
+        early_threshold: float = 1.0,
         early_iterations: int = 100,
         architecture: str = "fully_connected",
     ) -> None:

@@ -5,8 +5,9 @@ Metric keys (what our runs log):
   10,000 samples of the model, sigma chosen on validation (``papers.gan.parzen``);
 * ``test/parzen_ll_se``: its standard error across test examples;
 * ``test/parzen_ll_tfd``: the same on the Toronto Face Database (we do not run TFD).
-* ``test/early_grad_norm_g``: mean norm of G's gradient over the first
-  ``model.early_iterations`` iterations (Section 3's claim, ``claims.py``);
+* ``test/early_grad_norm_g``: mean norm of G's gradient over ``model.early_iterations``
+  iterations from the first with mean D(G(z)) <= ``model.early_threshold``, which is logged as
+  ``test/early_window_start`` (Section 3's claim, ``claims.py``);
 * ``test/optimality_gap`` (Proposition 1) and ``test/modes_covered``,
   ``test/high_quality_share`` (the ring of Gaussians): ``toy_module.py``.
 """

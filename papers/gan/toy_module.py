@@ -119,11 +119,12 @@ class RingGANModule(AdversarialGame):
     """Algorithm 1 on the ring of Gaussians (the data module's ``ring``), Adam for both players.
 
     Args: generator, discriminator (keyword arguments of :class:`Generator` and
-    :class:`Discriminator` with 2-D data), k, generator_objective, early_iterations (as in
-    :class:`papers.gan.game.AdversarialGame`), lr and betas (Adam), num_modes, radius, std
-    (the ring, as served), num_samples (samples of G the test scores), num_stds (a sample within
-    num_stds * std of its nearest mode is high quality), min_share (a mode is covered if it
-    holds at least this share of all samples as high-quality ones), eval_seed.
+    :class:`Discriminator` with 2-D data), k, generator_objective, early_threshold,
+    early_iterations (as in :class:`papers.gan.game.AdversarialGame`), lr and betas (Adam),
+    num_modes, radius, std (the ring, as served), num_samples (samples of G the test scores),
+    num_stds (a sample within num_stds * std of its nearest mode is high quality), min_share (a
+    mode is covered if it holds at least this share of all samples as high-quality ones),
+    eval_seed.
     The test logs ``test/modes_covered`` and ``test/high_quality_share`` for G's samples and the
     same for the test points of the ring itself (``test/modes_covered_data``, ...).
     """
@@ -134,6 +135,7 @@ class RingGANModule(AdversarialGame):
         discriminator: dict[str, Any],
         k: int = 1,
         generator_objective: str = "non_saturating",
+        early_threshold: float = 1.0,
         early_iterations: int = 100,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.5, 0.999),
