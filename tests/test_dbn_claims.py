@@ -10,12 +10,12 @@ import torch
 from helpers import digit_batch as batch
 from helpers import quiet_trainer as trainer
 from test_data import write_fake_mnist
+from test_dbn_module import digits
 
 from common import registry
 from common.claims import NOT_RUN
 from common.train import train
 from papers.dbn.claims import CLAIMS, REDUCED_MNIST
-from papers.dbn.data import DBNDataModule
 from papers.dbn.judge import agreement, fit_judge, judge_labels
 from papers.dbn.module import DBNModule, pixels
 
@@ -64,15 +64,7 @@ def test_greedy_error_is_the_greedy_nets_free_energy_classification():
 
 def test_a_test_run_reports_greedy_error_gain_and_judged_samples(tmp_path):
     m = module(sizes=[64, 32, 32, 64], judge_examples=500, samples_per_label=3)
-    data = DBNDataModule(
-        dataset="digits",
-        data_dir=str(tmp_path),
-        cache_dir=str(tmp_path),
-        batch_size=20,
-        num_classes=10,
-        channels=1,
-        val_size=180,
-    )
+    data = digits(tmp_path)
     t = trainer(tmp_path, max_epochs=9, enable_checkpointing=False)
     t.fit(m, datamodule=data)
     [result] = t.test(m, datamodule=data, verbose=False)
