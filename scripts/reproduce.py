@@ -101,6 +101,18 @@ def save_result(result: dict[str, Any], folder: Path, extra: list[str]) -> None:
     path.write_text(json.dumps({**result, **stamp}, indent=2) + "\n")
 
 
+def keep(result: dict[str, Any], claim: Claim, folder: Path) -> bool:
+    """Whether to keep a new result: not for claims that never run here, and a run that found
+    no data does not replace a measured result (it says so instead)."""
+    if claim.not_run_here:
+        return False
+    kept = folder / "results" / f"{claim.id}.json"
+    if result["verdict"] == NOT_RUN and kept.is_file():
+        print(f"{claim.id}: kept the measured result in {kept}")
+        return False
+    return True
+
+
 def load_results(claims: list[Claim], folder: Path) -> list[dict[str, Any]]:
     """The kept result of each claim, in the paper's order (an empty one if it never ran)."""
     results = []
@@ -242,9 +254,9 @@ def main(argv: list[str]) -> int:
                 else claim.seeds
             )
             result = run_claim(claim, paper.name, seeds, extra, folder, trained)
-            if not claim.not_run_here:
-                save_result(result, folder, extra)
             print(f"{claim.id}: {result['verdict']} ({result['why']})")
+            if keep(result, claim, folder):
+                save_result(result, folder, extra)
     results = load_results(every_claim, folder)
     print(f"report: {write_report(paper.name, results, folder)}")
     readme = ROOT / "papers" / paper.name / "README.md"

@@ -117,9 +117,15 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     )
     skipped = reproduce.run_claim(missing, "alexnet", (0,), [], tmp_path)
     assert skipped["verdict"] == NOT_RUN and "cifar10-jpeg.zip" in skipped["why"]
+    assert reproduce.keep(skipped, missing, tmp_path)  # nothing measured yet: say what is missing
     reproduce.save_result(skipped, tmp_path, [])
+    # a later run without data does not replace a measured result
+    assert not reproduce.keep({**skipped, "id": "sgd-learns"}, learns, tmp_path)
 
     [imagenet] = [c for c in registry.claims("alexnet") if c.id == "ilsvrc2012"]
+    assert not reproduce.keep(
+        reproduce.run_claim(imagenet, "alexnet", (0,), [], tmp_path), imagenet, tmp_path
+    )
     never = Claim(**{**vars(learns), "id": "never-run"})
     results = reproduce.load_results([learns, missing, imagenet, never], tmp_path)
     assert [r["verdict"] for r in results] == [REPRODUCED, NOT_RUN, NOT_RUN, "not run yet"]
