@@ -114,7 +114,9 @@ def keep(result: dict[str, Any], claim: Claim, folder: Path) -> bool:
 
 
 def load_results(claims: list[Claim], folder: Path) -> list[dict[str, Any]]:
-    """The kept result of each claim, in the paper's order (an empty one if it never ran)."""
+    """The kept result of each claim, in the paper's order (an empty one if it never ran). The
+    verdict is judged again by the claim's current rule from the kept measurements, so a report
+    never shows a verdict of a rule that has since changed."""
     results = []
     for claim in claims:
         path = folder / "results" / f"{claim.id}.json"
@@ -122,6 +124,12 @@ def load_results(claims: list[Claim], folder: Path) -> list[dict[str, Any]]:
             kept = {"values": {}, "verdict": NOT_RUN, "why": claim.not_run_here, "minutes": None}
         elif path.is_file():
             kept = json.loads(path.read_text())
+            if kept["values"]:
+                try:
+                    kept["verdict"], kept["why"] = claim.rule.judge(kept["values"])
+                except KeyError as missing:
+                    kept["verdict"] = "stale"
+                    kept["why"] = f"the kept runs have no arm {missing}: run this claim again"
         else:
             kept = {"values": {}, "verdict": "not run yet", "why": "", "minutes": None}
         results.append({**kept, "claim": claim})

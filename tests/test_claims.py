@@ -129,6 +129,11 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     never = Claim(**{**vars(learns), "id": "never-run"})
     results = reproduce.load_results([learns, missing, imagenet, never], tmp_path)
     assert [r["verdict"] for r in results] == [REPRODUCED, NOT_RUN, NOT_RUN, "not run yet"]
+    # verdicts are judged again by the current rule; kept runs without the rule's arm are stale
+    stricter = Claim(**{**vars(learns), "rule": Lower("sgd", "frozen", min_gap=10.0)})
+    assert reproduce.load_results([stricter], tmp_path)[0]["verdict"] == PARTLY
+    renamed = Claim(**{**vars(learns), "rule": Lower("sgd", "other")})
+    assert reproduce.load_results([renamed], tmp_path)[0]["verdict"] == "stale"
     assert "preset=paper" in results[2]["why"]
 
     report = reproduce.write_report("alexnet", results, tmp_path).read_text()
