@@ -48,8 +48,8 @@ def run_claim(
 ) -> dict[str, Any]:
     """Train every arm over the seeds; the rule's verdict on the measurements.
 
-    ``trained`` maps (overrides, seed) to the summaries of runs already made in this invocation,
-    so an arm shared by several claims is trained once."""
+    ``trained`` maps the overrides of each run already made in this invocation (the seed among
+    them) to its summary, so an arm shared by several claims is trained once."""
     result: dict[str, Any] = {"id": claim.id, "values": {}, "curves": {}, "seeds": list(seeds)}
     if claim.not_run_here:
         return {**result, "verdict": NOT_RUN, "why": claim.not_run_here, "minutes": None}
@@ -60,7 +60,7 @@ def run_claim(
     for arm in claim.arms:
         for seed in seeds:
             overrides = [f"paper={paper}", *claim.overrides, *arm.overrides, *extra, f"seed={seed}"]
-            key = (tuple(sorted(overrides)), seed)
+            key = tuple(overrides)
             if key not in trained:
                 run_folder = folder / "runs" / claim.id / f"{arm.name}-s{seed}"
                 cfg = compose([*overrides, f"variant={claim.id}-{arm.name}"], run_folder)
@@ -89,6 +89,10 @@ def read_curve(csv_log: Path, metric: str) -> list[float]:
         return [float(row[metric]) for row in csv.DictReader(file) if row.get(metric)]
 
 
+def result_path(folder: Path, claim_id: str) -> Path:
+    return folder / "results" / f"{claim_id}.json"
+
+
 def save_result(result: dict[str, Any], folder: Path, extra: list[str]) -> None:
     """Keep a claim's result (with when, from which commit, with which extra overrides)."""
     stamp = {
@@ -96,8 +100,8 @@ def save_result(result: dict[str, Any], folder: Path, extra: list[str]) -> None:
         "git": git_state(),
         "extra_overrides": extra,
     }
-    (folder / "results").mkdir(parents=True, exist_ok=True)
-    path = folder / "results" / f"{result['id']}.json"
+    path = result_path(folder, result["id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**result, **stamp}, indent=2) + "\n")
 
 
@@ -106,7 +110,7 @@ def keep(result: dict[str, Any], claim: Claim, folder: Path) -> bool:
     no data does not replace a measured result (it says so instead)."""
     if claim.not_run_here:
         return False
-    kept = folder / "results" / f"{claim.id}.json"
+    kept = result_path(folder, claim.id)
     if result["verdict"] == NOT_RUN and kept.is_file():
         print(f"{claim.id}: kept the measured result in {kept}")
         return False
@@ -119,7 +123,7 @@ def load_results(claims: list[Claim], folder: Path) -> list[dict[str, Any]]:
     never shows a verdict of a rule that has since changed."""
     results = []
     for claim in claims:
-        path = folder / "results" / f"{claim.id}.json"
+        path = result_path(folder, claim.id)
         if claim.not_run_here:
             kept = {"values": {}, "verdict": NOT_RUN, "why": claim.not_run_here, "minutes": None}
         elif path.is_file():

@@ -70,6 +70,6 @@ PAPER = Paper(
             "1 CNN on ILSVRC-2010",
         ),
     ),
-    select_reported=lambda cfg: select_reported(cfg),
+    select_reported=select_reported,
     smoke_overrides=("trainer.max_epochs=1",),
 )
