@@ -154,3 +154,12 @@ def test_paper_preset_trains_on_fake_mnist_in_balanced_batches_then_on_all_image
     assert summary["steps"] == 6 * 2 + 6
     assert summary["metrics"]["train/cd_steps"] == 10
     assert 0 <= summary["metrics"]["test/error"] <= 1
+
+
+def test_cd1_benchmark_times_both_rbms_and_their_ratio():
+    from papers.dbn.bench import rbm_cd1_timings
+
+    t = rbm_cd1_timings(n_visible=20, n_hidden=10, batch_size=8, repeats=2)
+    assert t["ours_s"] > 0 and t["sklearn_s"] > 0
+    assert t["ratio_ours_to_sklearn"] == pytest.approx(t["ours_s"] / t["sklearn_s"])
+    assert t["ours_updates_per_s"] == pytest.approx(1 / t["ours_s"])
