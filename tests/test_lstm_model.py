@@ -172,9 +172,22 @@ def test_full_bptt_differs_from_truncated_only_through_recurrent_paths():
         torch.testing.assert_close(a, b)
 
 
-def test_fast_truncated_pass_equals_step_by_step_detach():
+@pytest.mark.parametrize(
+    ("variant", "forget_gate_bias"), [("1997", None), ("forget_gate", (1.0, -0.5))]
+)
+def test_fast_truncated_pass_equals_step_by_step_detach(variant, forget_gate_bias):
+    # The forget gate's carousel (LeakyCarousel) has a hand-written backward; the 1997 one is a
+    # cumulative sum. Both must give the loop's values and truncated gradient.
     torch.manual_seed(0)
-    network = build_network("1997", n_in=3, n_out=2, n_blocks=2, block_size=2, init_range=0.5)
+    network = build_network(
+        variant,
+        n_in=3,
+        n_out=2,
+        n_blocks=2,
+        block_size=2,
+        init_range=0.5,
+        forget_gate_bias=forget_gate_bias,
+    )
     inputs = torch.randn(4, 30, 3)
     fast = network(inputs)
     loop = step_by_step(network, inputs)
