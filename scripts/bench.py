@@ -183,7 +183,8 @@ def main() -> None:
             f"LSTM 1997 / torch.nn.LSTM (time, batch {b}, T=100)",
             f"{t['ratio_1997_to_torch']:.2f}",
             f"{t['lstm1997_s'] * 1e3:.1f} vs {t['torch_lstm_s'] * 1e3:.1f} ms per pass; "
-            f"full BPTT {t['ratio_full_bptt_to_torch']:.2f}",
+            f"full BPTT {t['ratio_full_bptt_to_torch']:.2f}, "
+            f"forget gate {t['ratio_forget_gate_to_torch']:.2f}",
         )
         for b, t in lstm.items()
     ]

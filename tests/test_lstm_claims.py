@@ -2,8 +2,9 @@
 
 import math
 
-from common.claims import NOT_REPRODUCED, PARTLY, REPRODUCED
+from common.claims import NOT_REPRODUCED, PARTLY, REPRODUCED, AtMost
 from papers.lstm.claims import CLAIMS, FewerSequences
+from papers.lstm.paper import reported_for_run
 
 
 def test_fewer_sequences_compares_the_mean_with_the_papers_and_fails_unmet_runs():
@@ -16,8 +17,31 @@ def test_fewer_sequences_compares_the_mean_with_the_papers_and_fails_unmet_runs(
 
 
 def test_claims_measure_metrics_the_module_logs_and_name_their_arms():
-    logged = {"train/sequences_to_stop", "test/success", "test/bpc"}
+    logged = {"train/sequences_to_stop", "test/success", "test/bpc", "test/mean_abs_error"}
     for claim in CLAIMS:
         assert claim.measure in logged
         named = {getattr(claim.rule, key, None) for key in ("arm", "better", "worse")} - {None}
-        assert named and named <= {arm.name for arm in claim.arms}
+        assert named <= {arm.name for arm in claim.arms}
+        assert named or isinstance(claim.rule, AtMost)  # AtMost judges every arm
+
+
+def test_sequence_claims_quote_the_papers_own_number_for_their_task():
+    # A claim's target must be the number paper.py stores for the same task and variation.
+    checked = 0
+    for claim in CLAIMS:
+        if not isinstance(claim.rule, FewerSequences):
+            continue
+        options = dict(o.split("=", 1) for o in claim.overrides if "=" in o)
+        task = options["task"]
+        variation = {}
+        if "task_options" in options:  # e.g. {q:50,p:50}
+            pairs = options["task_options"].strip("{}").split(",")
+            variation = {k: int(v) for k, v in (pair.split(":") for pair in pairs)}
+        reported = {
+            r.metric: r.value
+            for r in reported_for_run(task, variation)
+            if r.metric == "train/sequences_to_success"
+        }
+        assert reported["train/sequences_to_success"] == claim.rule.paper, claim.id
+        checked += 1
+    assert checked >= 5

@@ -31,8 +31,8 @@ def lstm_cell_timings(
     batch_size: int = 1, T: int = 100, repeats: int = 20, seed: int = 0
 ) -> dict[str, float]:
     """Seconds per update of the 1997 network (Exp. 4's 2 blocks of 2 cells, truncated gradient),
-    of ``torch.nn.LSTM`` with 4 hidden units and of the same 1997 network with full BPTT, and the
-    ratios 1997 / torch (above 1: the 1997 network is slower)."""
+    of ``torch.nn.LSTM`` with 4 hidden units, of the same 1997 network with full BPTT and of it
+    with forget gates (truncated), and their ratios to torch (above 1: slower than torch)."""
     settings = tasks.task_settings("4", T=T)
     batch = tasks.generate(settings, batch_size, torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
@@ -42,8 +42,10 @@ def lstm_cell_timings(
             ("lstm1997_s", "1997", settings.network_kwargs()),
             ("lstm1997_full_bptt_s", "1997", {**settings.network_kwargs(), "gradient": "full"}),
             ("torch_lstm_s", "torch_lstm", settings.network_kwargs()),
+            ("forget_gate_s", "forget_gate", settings.network_kwargs()),
         )
     }
     timings["ratio_1997_to_torch"] = timings["lstm1997_s"] / timings["torch_lstm_s"]
     timings["ratio_full_bptt_to_torch"] = timings["lstm1997_full_bptt_s"] / timings["torch_lstm_s"]
+    timings["ratio_forget_gate_to_torch"] = timings["forget_gate_s"] / timings["torch_lstm_s"]
     return timings

@@ -1,10 +1,11 @@
-"""The claims of Hochreiter & Schmidhuber (1997) that a shared CPU core can test (common/claims.py).
+"""The claims of Hochreiter & Schmidhuber (1997) that a CPU core can test (common/claims.py).
 
-Budgets are the quick preset's: the adding problem with 16 sequences per update and at most
-150,000 sequences (80,000 for the RNN and the forget gate); the embedded Reber grammar online (one
-string per update, real-time learning) with at most 20,000 strings. Each run is one trial; the
-paper averages 10-30 trials. ``minutes`` are wall-clock minutes per run measured on one CPU core
-shared with about six other jobs; the CPU time was several times less.
+Where the claim is about the paper's numbers of training sequences, the runs learn online as the
+paper did (one sequence per update; real-time learning within the sequence where errors come at
+every step), with a cap on the sequences: 200,000 for the adding problem (the paper's mean is
+74,000), 100,000 for Exp. 2c, 3a and 6a, 30,000 for the embedded Reber grammar. The comparisons
+between networks use the quick preset's 16 sequences per update. Each run is one trial; the paper
+averages 10-30 trials. ``minutes`` are wall-clock minutes per run on one CPU core.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from common.claims import NOT_REPRODUCED, PARTLY, REPRODUCED, Arm, Claim, Lower, Matches
+from common.claims import (
+    NOT_REPRODUCED,
+    PARTLY,
+    REPRODUCED,
+    Arm,
+    AtMost,
+    Claim,
+    Lower,
+    Matches,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class FewerSequences:
 
 
 ADDING = ("task=4",)  # the quick preset: T = 100, 16 sequences per update, at most 150,000
+ADDING_ONLINE = ("task=4", "data.batch_size=1", "trainer.max_epochs=20")  # at most 200,000
 CHARLM = (
     "model=lstm_charlm",
     "data=lstm/shakespeare",
@@ -52,26 +63,43 @@ CHARLM = (
     "trainer.max_epochs=2",
     "trainer.max_steps=600",  # 600 batches of 32 windows of 100 characters: 1.9 passes
 )
+ONLINE = ("data.batch_size=1",)  # the paper's online learning: one sequence per update
+TEMPORAL_ORDER = ("task=6a", *ONLINE, "trainer.max_epochs=10")  # at most 100,000 sequences
+TWO_SEQUENCE = (  # ST2 checked on 256 test sequences every 2,000; at most 100,000 sequences
+    "task=3a",
+    *ONLINE,
+    "data.sequences_per_epoch=2000",
+    "trainer.max_epochs=50",
+)
+VERY_LONG_LAGS = (  # q = p = 50; all 10,000 test sequences checked every 2,000; at most 100,000
+    "task=2c",
+    "task_options={q:50,p:50}",
+    *ONLINE,
+    "data.sequences_per_epoch=2000",
+    "trainer.max_epochs=50",
+)
 REBER = (
     "task=1",
     "data.batch_size=1",  # online: one string per update, real-time learning within it
     "data.sequences_per_epoch=1000",  # the stopping rule is checked every 1,000 strings
-    "trainer.max_epochs=20",
+    "trainer.max_epochs=30",  # 30,000 strings: more than the paper's slowest trial (24,100)
 )
 
 CLAIMS = (
     Claim(
         id="adding-t100",
-        statement="the 1997 LSTM learns the adding problem with T = 100 to the paper's stopping "
-        "rule, in about as many training sequences as the paper reports",
+        statement="the 1997 LSTM (2 blocks of 2 cells, learning rate 0.5, online) learns the "
+        "adding problem with T = 100 to the paper's stopping rule, in about as many training "
+        "sequences as the paper reports",
         source="Section 5.4, Table 7",
         paper="ST3(0.01) after 74,000 sequences (mean of 10 trials); 1 of 2560 test sequences "
         "wrong (|error| >= 0.04)",
         measure="train/sequences_to_stop",
         rule=FewerSequences("lstm1997", paper=74_000),
         arms=(Arm("lstm1997"),),
-        overrides=ADDING,
-        minutes=22.0,
+        overrides=ADDING_ONLINE,
+        seeds=(0,),
+        minutes=20.0,
     ),
     Claim(
         id="rnn-fails-adding-t100",
@@ -87,17 +115,77 @@ CLAIMS = (
         minutes=13.7,
     ),
     Claim(
-        id="forget-gate-adding-t100",
-        statement="with a forget gate per block (Gers et al. 2000, not in the paper; biases "
-        "random like the other weights) the same network still learns the adding problem, "
-        "T = 100, within 80,000 sequences",
-        source="Section 5.4, Table 7 (the 1997 network); Gers, Schmidhuber & Cummins 2000",
-        paper="1997 network: ST3(0.01) after 74,000 sequences",
+        id="temporal-order-6a",
+        statement="the 1997 LSTM (2 blocks of 2 cells, learning rate 0.5, online) learns the "
+        "temporal order problem with two relevant symbols (4 classes) to the paper's stopping "
+        "rule, in about as many training sequences as the paper reports",
+        source="Section 5.6, Table 9",
+        paper="stopped after 31,390 sequences (mean of 20 trials); 1 of 2560 test sequences "
+        "wrong (some output's |error| >= 0.3)",
         measure="train/sequences_to_stop",
-        rule=FewerSequences("forget_gate", paper=74_000),
-        arms=(Arm("forget_gate", ("model.network=forget_gate",)),),
+        rule=FewerSequences("lstm1997", paper=31_390),
+        arms=(Arm("lstm1997"),),
+        overrides=TEMPORAL_ORDER,
+        minutes=3.0,
+    ),
+    Claim(
+        id="two-sequence-3a",
+        statement="the 1997 LSTM (3 blocks of 1 cell, learning rate 1.0, online) learns Bengio "
+        "et al.'s two-sequence problem (T = 100, N = 3) to the paper's stopping rule ST2, in "
+        "about as many training sequences as the paper reports",
+        source="Section 5.3, Table 4",
+        paper="ST2 after 39,850 sequences (mean of 10 trials): none of 256 test sequences "
+        "misclassified and mean absolute test error below 0.01",
+        measure="train/sequences_to_stop",
+        rule=FewerSequences("lstm1997", paper=39_850),
+        arms=(Arm("lstm1997"),),
+        overrides=TWO_SEQUENCE,
+        minutes=5.0,
+    ),
+    Claim(
+        id="very-long-lags-2c",
+        statement="the 1997 LSTM (2 blocks of 1 cell, learning rate 0.01, no biases, online) "
+        "bridges a minimal lag of q = 50 steps among p = 50 distractor symbols (Exp. 2c) to the "
+        "paper's stopping rule, in about as many training sequences as the paper reports",
+        source="Section 5.2, Table 3",
+        paper="success after 30,000 sequences for q = p = 50 (mean of 20 trials): the final "
+        "output's |error| below 0.2 on 10,000 successive test sequences",
+        measure="train/sequences_to_stop",
+        rule=FewerSequences("lstm1997", paper=30_000),
+        arms=(Arm("lstm1997"),),
+        overrides=VERY_LONG_LAGS,
+        minutes=5.0,
+    ),
+    Claim(
+        id="rnn-fails-2a",
+        statement="a tanh RNN trained with full BPTT (10 units) does not learn Exp. 2a, noise-"
+        "free sequences with a lag of p = 100, within 20,000 sequences, four times what the "
+        "paper's LSTM needs (5,040)",
+        source="Section 5.2, Table 2",
+        paper="RTRL and BPTT: 0% of trials successful after 5 million sequences; LSTM 100% after "
+        "5,040",
+        measure="test/success",
+        rule=Matches("tanh_rnn", 0.0, tolerance=0.0, partly_tolerance=0.34),
+        arms=(Arm("tanh_rnn", ("model.network=tanh_rnn", "model.hidden_size=10")),),
+        overrides=("task=2a", "data.sequences_per_epoch=2000", "trainer.max_epochs=10"),
+        minutes=3.0,
+    ),
+    Claim(
+        id="forget-gate-adding-t100",
+        statement="with a forget gate per block (Gers et al. 2000, not in the paper), started "
+        "open (biases +3 and +6, mirroring the input gates' -3 and -6), the adding problem "
+        "(T = 100) is still learned: after 80,000 sequences the mean absolute test error is at "
+        "most 0.04, the paper's tolerance for a correct sequence, with and without the forget gate",
+        source="Section 5.4, Table 7 (the 1997 network); Gers, Schmidhuber & Cummins 2000",
+        paper="1997 network: ST3(0.01) after 74,000 sequences (mean |error| below 0.01)",
+        measure="test/mean_abs_error",
+        rule=AtMost(limit=0.04, partly=0.08),  # a network that outputs the mean target: 0.16
+        arms=(
+            Arm("lstm1997"),
+            Arm("forget_gate", ("model.network=forget_gate", "model.forget_gate_bias=[3.0,6.0]")),
+        ),
         overrides=(*ADDING, "trainer.max_epochs=8"),
-        minutes=30.3,
+        minutes=3.0,
     ),
     Claim(
         id="reber",
@@ -109,8 +197,7 @@ CLAIMS = (
         rule=FewerSequences("lstm1997", paper=8_440),
         arms=(Arm("lstm1997"),),
         overrides=REBER,
-        seeds=(0,),
-        minutes=13.2,
+        minutes=6.0,
     ),
     Claim(
         id="charlm-forget-gate",
