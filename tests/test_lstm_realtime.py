@@ -102,7 +102,7 @@ def test_training_step_applies_the_real_time_updates_of_its_sequences(tmp_path):
     def data() -> SequenceDataModule:
         return SequenceDataModule("1", batch_size=1, sequences_per_epoch=2, seed=3)
 
-    L.Trainer(
+    fit = L.Trainer(
         accelerator="cpu",
         max_epochs=1,
         limit_val_batches=0,
@@ -111,7 +111,8 @@ def test_training_step_applies_the_real_time_updates_of_its_sequences(tmp_path):
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[StopOnNonFiniteLoss(tmp_path)],  # reads the loss each step returns
-    ).fit(module, data())
+    )
+    fit.fit(module, data())
     reference = build_network("1997", **tasks.SETTINGS["1"].network_kwargs())
     reference.load_state_dict(before)
     draws = data()
@@ -122,6 +123,8 @@ def test_training_step_applies_the_real_time_updates_of_its_sequences(tmp_path):
     for name, value in reference.state_dict().items():
         torch.testing.assert_close(module.net.state_dict()[name], value)
     assert int(module.sequences_seen) == 2
+    # Each string counts as an optimizer step (checkpoints and max_steps depend on it).
+    assert fit.global_step == 2
 
 
 def test_real_time_learning_refuses_several_processes():

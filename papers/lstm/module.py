@@ -110,6 +110,9 @@ class LSTMModule(L.LightningModule):
             outputs = realtime_update(
                 self.net, batch.inputs, batch.targets, batch.mask, self.learning_rate
             )
+            # The weights have changed already; the optimizer's step (no gradients: a no-op)
+            # counts the update, so that max_steps, logging and checkpointing see it.
+            self.optimizers().step()
         else:
             outputs = self(batch.inputs)
         errors = squared_error(outputs, batch.targets, batch.mask)
