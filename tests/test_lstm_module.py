@@ -199,10 +199,11 @@ def test_reber_training_draws_from_the_fixed_strings_and_validates_on_all_512():
         assert matches.any() and not pool.inputs[matches][:, steps:].any()
 
 
-def test_resumed_run_repeats_the_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("update", ["sequence", "step"])
+def test_resumed_run_repeats_the_uninterrupted_one(tmp_path, update):
     def run(epochs: int, ckpt_path=None) -> tuple[LSTMModule, SequenceDataModule, L.Trainer]:
         L.seed_everything(0)
-        module = LSTMModule("4", SHORT)
+        module = LSTMModule("4", SHORT, update=update)
         data = adding_data()
         fit = trainer(max_epochs=epochs, deterministic=True)
         fit.fit(module, data, ckpt_path=ckpt_path)
@@ -211,8 +212,9 @@ def test_resumed_run_repeats_the_uninterrupted_one(tmp_path):
     straight, _, _ = run(2)
     first, _, fit = run(1)
     fit.save_checkpoint(tmp_path / "epoch1.ckpt")
-    resumed, _, _ = run(2, ckpt_path=tmp_path / "epoch1.ckpt")
+    resumed, _, resumed_fit = run(2, ckpt_path=tmp_path / "epoch1.ckpt")
     assert int(resumed.sequences_seen) == int(straight.sequences_seen) == 32
+    assert resumed_fit.global_step == 8  # 2 epochs of 4 updates, the real-time ones included
     torch.testing.assert_close(resumed.recent.abs_error, straight.recent.abs_error)
     for a, b in zip(resumed.parameters(), straight.parameters(), strict=True):
         torch.testing.assert_close(a, b)
