@@ -17,6 +17,18 @@ if not OmegaConf.has_resolver("landmarks_root"):
     OmegaConf.register_new_resolver("landmarks_root", lambda: str(ROOT))
 
 
+def variant_choice(variant: Any, default: str, *choices: str) -> str:
+    """The top-level ``variant`` if it names one of a paper's variants (``default`` or
+    ``choices``), else ``default``: ``variant=forget_gate`` both picks that network and names the
+    run, while ``variant=bptt`` only names it (resolver ``landmarks_variant``)."""
+    name = str(variant)
+    return name if name in (default, *choices) else default
+
+
+if not OmegaConf.has_resolver("landmarks_variant"):
+    OmegaConf.register_new_resolver("landmarks_variant", variant_choice)
+
+
 def to_container(node: DictConfig) -> dict[str, Any]:
     """A resolved plain ``dict``: what checkpoints (loaded with ``weights_only``) and W&B accept."""
     return OmegaConf.to_container(node, resolve=True, throw_on_missing=True)

@@ -241,6 +241,24 @@ def test_configs_select_the_experiment_and_network(make_config):
     assert cfg.model.network == "tanh_rnn" and cfg.variant == "default"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "network"),
+    [
+        ((), "1997"),
+        (("variant=1997",), "1997"),
+        (("variant=forget_gate",), "forget_gate"),
+        (("variant=tanh_rnn",), "tanh_rnn"),
+        (("variant=bptt", "model.gradient=full"), "1997"),  # a name only
+        (("variant=rnn8", "model.network=tanh_rnn"), "tanh_rnn"),
+        (("model=lstm_charlm", "variant=torch_lstm"), "torch_lstm"),
+        (("model=lstm_charlm", "variant=tanh_rnn"), "1997"),  # not a language-model network
+    ],
+)
+def test_variant_picks_the_network_when_it_names_one(make_config, overrides, network):
+    cfg = make_config("paper=lstm", *overrides)
+    assert cfg.model.network == network
+
+
 def test_processes_share_one_global_batch():
     def draws(share: slice) -> list[tasks.Batch]:
         settings = tasks.task_settings("4", **SHORT)
