@@ -7,10 +7,11 @@ from collections import defaultdict
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from common.registry import get
 from papers.lstm import tasks
-from papers.lstm.paper import reported_for_task
+from papers.lstm.paper import PAPER, reported_for_task
 
 # The Reber grammar of Figure 3 as a regular expression, derived by hand from the graph.
 REBER = r"B(TS*X(XT*VP)*(S|XT*VV)|PT*V(V|P(XT*VP)*(S|XT*VV)))E"
@@ -357,3 +358,12 @@ def test_every_experiment_has_reported_numbers_with_their_table():
         ("trials/success_rate", 100),
         ("train/sequences_to_success", 8_440),
     ]
+
+
+def test_a_run_is_compared_with_its_own_variation_only():
+    # Hydra reads `task=4` as the integer 4: the run with T = 100 must still get Table 7's T = 100
+    # numbers only, not those of T = 500 and 1000.
+    for task in ("4", 4):
+        reported = PAPER.reported_for(OmegaConf.create({"task": task, "task_options": None}))
+        assert {r.setting.split(";")[0] for r in reported} == {"task=4 T=100"}
+        assert {r.metric: r.value for r in reported}["train/sequences_to_success"] == 74_000

@@ -264,8 +264,10 @@ DEFAULT_VARIATIONS: dict[str, dict[str, object]] = {
 }
 
 
-def reported_for_run(task: str, task_options: dict[str, object]) -> list[Reported]:
+def reported_for_run(task: str | int, task_options: dict[str, object]) -> list[Reported]:
     """The reported numbers of the set-up a run uses: ``task`` with its default variation, updated
-    by ``task_options`` (e.g. ``reported_for_run("4", {"T": 500})``)."""
+    by ``task_options`` (e.g. ``reported_for_run("4", {"T": 500})``). ``task`` may be an integer,
+    as Hydra reads ``task=4``."""
+    task = str(task)
     variation = {**DEFAULT_VARIATIONS.get(task, {}), **task_options}
     return reported_for_task(task, **variation)
