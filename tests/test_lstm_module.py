@@ -232,7 +232,7 @@ def test_benchmark_reports_both_networks_and_their_ratio():
 
 def test_configs_select_the_experiment_and_network(make_config):
     cfg = make_config("paper=lstm")
-    assert cfg.model.task == cfg.data.task == "4" and cfg.data.batch_size == 16
+    assert cfg.model.task == cfg.data.task == "6a" and cfg.data.batch_size == 1  # online
     assert cfg.callbacks.monitor == "val/sequences_seen" and cfg.callbacks.mode == "max"
     cfg = make_config(
         "paper=lstm", "preset=paper", "task=6a", "task_options={}", "model.network=tanh_rnn"

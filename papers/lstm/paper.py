@@ -229,7 +229,6 @@ PAPER = Paper(
     doi="10.1162/neco.1997.9.8.1735",
     reported=tuple(_reber() + _long_lags() + _two_sequence() + _continuous() + _temporal_order()),
     smoke_overrides=(
-        "task_options={T:20}",
         "data.sequences_per_epoch=64",
         "data.val_size=32",
         "data.test_size=32",
