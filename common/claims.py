@@ -28,9 +28,12 @@ class Rule(Protocol):
 
 
 def mean_and_error(values: list[float]) -> tuple[float, float]:
-    """Mean and its standard error (0 for a single value)."""
-    if len(values) < 2:
+    """Mean and its standard error: 0 for a single value or equal ones (e.g. every run's count
+    until an event that never came, inf), nan for other values that are not all finite."""
+    if len(set(values)) == 1:
         return values[0], 0.0
+    if not all(math.isfinite(value) for value in values):
+        return statistics.fmean(values), math.nan
     return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
 
 
@@ -54,6 +57,37 @@ class Lower:
             return REPRODUCED, why
         if gap > 0:
             return PARTLY, why + ": the right direction, not told apart from seed noise"
+        return NOT_REPRODUCED, why
+
+
+@dataclass(frozen=True)
+class Higher:
+    """Arm ``better`` measures higher than arm ``worse``: reproduced when the gap exceeds twice
+    its standard error over seeds and ``min_gap``, and ``better`` reaches ``factor`` times
+    ``worse``; partly when it only points the right way. For measures that may be zero in the
+    worse arm (a ratio of means would divide by it)."""
+
+    better: str
+    worse: str
+    min_gap: float = 0.0
+    factor: float = 1.0
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        (b, b_se), (w, w_se) = (
+            mean_and_error(values[self.better]),
+            mean_and_error(values[self.worse]),
+        )
+        gap, gap_se = b - w, math.hypot(b_se, w_se)
+        why = f"{self.better} - {self.worse} = {gap:.4g} ± {gap_se:.2g} (standard error)"
+        short = []
+        if gap <= max(2 * gap_se, self.min_gap):
+            short.append(f"a gap above {self.min_gap:g} and twice its standard error")
+        if b < self.factor * w:
+            short.append(f"{self.factor:g} times {self.worse}")
+        if not short:
+            return REPRODUCED, why
+        if gap > 0:
+            return PARTLY, why + ": the right direction, short of " + " and ".join(short)
         return NOT_REPRODUCED, why
 
 

@@ -2,6 +2,7 @@
 report with plot) works on tiny data with a tiny budget."""
 
 import importlib.util
+import math
 
 import pytest
 
@@ -16,6 +17,7 @@ from common.claims import (
     Lower,
     Matches,
     RatioAtLeast,
+    mean_and_error,
 )
 from common.config import ROOT
 
@@ -71,6 +73,15 @@ TINY = (
     "trainer.enable_model_summary=false",
     "trainer.num_sanity_val_steps=0",
 )
+
+
+def test_mean_and_error_of_runs_that_never_met_their_event():
+    # Counts until an event that never came are inf: equal ones report no spread, mixed ones nan.
+    assert mean_and_error([math.inf] * 3) == (math.inf, 0.0)
+    mean, error = mean_and_error([math.inf, 4.0])
+    assert mean == math.inf and math.isnan(error)
+    assert mean_and_error([2.0, 4.0]) == (3.0, 1.0)
+    assert mean_and_error([5.0]) == (5.0, 0.0)
 
 
 def test_the_chain_runs_judges_and_reports(tmp_path):

@@ -152,9 +152,10 @@ class SequenceDataModule(L.LightningDataModule):
         rule = settings.stop
         val_size = rule.size if rule.source == "test" else hp.val_size
         test_size = settings.test_size if hp.test_size is None else hp.test_size
+        evaluated = settings.for_evaluation()
         self.splits = {
             split: generated_set(
-                settings, size, hp.eval_batch_size, hp.eval_seed * 1_000_000 + SPLIT_OFFSETS[split]
+                evaluated, size, hp.eval_batch_size, hp.eval_seed * 1_000_000 + SPLIT_OFFSETS[split]
             )
             for split, size in (("val", val_size), ("test", test_size))
         }

@@ -86,6 +86,7 @@ class LSTMModule(L.LightningModule):
         rule = settings.stop
         self.recent = tasks.RecentSequences(rule.size) if rule.source == "recent" else None
         self.judged: list[tuple[Tensor, ...]] = []
+        self.streams: list[tuple[Tensor, ...]] = []  # the continual task's per-stream measures
 
     # --- training ---------------------------------------------------------------------------------
 
@@ -192,8 +193,10 @@ class LSTMModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         correct, abs_error, errors, _ = self.gather_judged()
+        streams = self.gather_streams()
         if self.trainer.sanity_checking:
             return
+        self.log_streams("val", streams)
         self.log_value("val/loss", errors.mean())
         self.log_value("val/wrong_predictions", (~correct).sum().float())
         self.log_value("val/mean_abs_error", abs_error.mean())
@@ -225,22 +228,52 @@ class LSTMModule(L.LightningModule):
         self.log_value("test/mse", squared.mean())
         self.log_value("test/loss", errors.mean())
         self.log_value("test/success", float(success))
+        self.log_streams("test", self.gather_streams())
         if self.trainer.is_global_zero:
             print(self.success_report(wrong, size, float(abs_error.mean()), success))
 
     # --- shared -----------------------------------------------------------------------------------
 
     def collect(self, batch: Batch) -> None:
-        outputs = self(batch.inputs)
+        outputs, states = self.outputs_and_states(batch.inputs)
+        if self.settings.task == "continual":
+            self.streams.append(stream_measures(outputs, states, batch, self.settings))
         correct, abs_error = judge(outputs, batch, self.settings)
         errors = squared_error(outputs, batch.targets, batch.mask)
         self.judged.append(
             (correct, abs_error, errors, judged_squared_error(outputs, batch, self.settings))
         )
 
+    def outputs_and_states(self, inputs: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The outputs; for the continual task, also the memory cells' states (None otherwise,
+        and for networks without memory cells)."""
+        if self.settings.task != "continual" or not isinstance(self.net, MemoryCellNetwork):
+            return self(inputs), None
+        self.forward_settings()
+        trajectory = self.net.run(inputs)
+        return trajectory.outputs, trajectory.states
+
+    def gather_streams(self) -> tuple[Tensor, ...]:
+        parts = concatenated(self.streams)
+        self.streams = []
+        return parts
+
+    def log_streams(self, split: str, streams: tuple[Tensor, ...]) -> None:
+        """The continual task's measures (Gers et al. 2000): the mean number of strings a stream
+        had processed correctly before its first error; for memory cell networks the drift of
+        the states: the largest |s_c|, and the mean |s_c| over the last tenth of the streams'
+        steps divided by that over the first tenth."""
+        if not streams:
+            return
+        self.log_value(f"{split}/strings_before_error", streams[0].mean())
+        if len(streams) > 1:
+            largest, first, last = streams[1:]
+            self.log_value(f"{split}/max_abs_state", largest.max())
+            self.log_value(f"{split}/state_growth", last.mean() / first.mean())
+
     def gather_judged(self) -> tuple[Tensor, ...]:
         """Per-sequence results of this evaluation (each process evaluates the whole set)."""
-        parts = tuple(torch.cat(column).cpu() for column in zip(*self.judged, strict=True))
+        parts = concatenated(self.judged)
         self.judged = []
         return parts
 
@@ -302,6 +335,22 @@ def judge(outputs: Tensor, batch: Batch, settings: tasks.TaskSettings) -> tuple[
         tasks.sequence_correct(outputs, batch, settings),
         tasks.sequence_abs_error(outputs, batch, settings),
     )
+
+
+def concatenated(rows: list[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
+    """Per-sequence values collected batch by batch: each column concatenated over the batches."""
+    return tuple(torch.cat(column).cpu() for column in zip(*rows, strict=True))
+
+
+def stream_measures(
+    outputs: Tensor, states: Tensor | None, batch: Batch, settings: tasks.TaskSettings
+) -> tuple[Tensor, ...]:
+    """Per stream of the continual task: the strings before the first error and, given the
+    states, ``tasks.state_drift`` (largest |s_c|, mean |s_c| in the first and the last tenth)."""
+    before = tasks.strings_before_error(tasks.step_correct(outputs, batch, settings), batch)
+    if states is None:
+        return (before,)
+    return (before, *tasks.state_drift(states.detach(), batch.mask))
 
 
 def judged_squared_error(outputs: Tensor, batch: Batch, settings: tasks.TaskSettings) -> Tensor:

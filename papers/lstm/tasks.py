@@ -114,12 +114,18 @@ def legal_next_symbols(string: str) -> list[str]:
 def encode_reber(strings: Sequence[str]) -> Batch:
     """Local input/output coding of Exp. 1 (7 units each): the input is the current symbol, the
     target the next one (error at every step), the criterion's targets all legal next symbols."""
+    return _encode_symbols(strings, [legal_next_symbols(string) for string in strings])
+
+
+def _encode_symbols(strings: Sequence[str], legal_next: Sequence[Sequence[str]]) -> Batch:
+    """Exp. 1's coding of symbol strings whose legal next symbols are ``legal_next`` (one entry
+    per symbol but the last)."""
     steps = max(len(string) for string in strings) - 1
     symbols = torch.full((len(strings), steps + 1), -1)
     legal = torch.zeros(len(strings), steps, len(REBER_SYMBOLS))
-    for row, string in enumerate(strings):
+    for row, (string, allowed_next) in enumerate(zip(strings, legal_next, strict=True)):
         symbols[row, : len(string)] = torch.tensor([REBER_SYMBOLS.index(c) for c in string])
-        for t, allowed in enumerate(legal_next_symbols(string)):
+        for t, allowed in enumerate(allowed_next):
             legal[row, t, [REBER_SYMBOLS.index(c) for c in allowed]] = 1.0
     mask = symbols[:, 1:] >= 0  # a next symbol exists
     inputs = torch.where(mask, symbols[:, :-1], -1)
@@ -145,6 +151,61 @@ def reber_train_test(
         if string not in seen:
             test.append(string)
     return encode_reber(train), encode_reber(test)
+
+
+# --- Beyond the paper: the continual embedded Reber grammar (Gers, Schmidhuber & Cummins 2000) --
+
+
+def continual_reber_stream(
+    n_strings: int, generator: torch.Generator | None = None
+) -> tuple[str, list[str]]:
+    """``n_strings`` embedded Reber strings concatenated into one stream, and the legal next
+    symbols at each of its symbols but the last (after a string's final E comes the next B)."""
+    _check_positive(n_strings=n_strings)
+    strings = [embedded_reber_string(generator) for _ in range(n_strings)]
+    legal = [symbol for string in strings for symbol in [*legal_next_symbols(string), "B"]]
+    return "".join(strings), legal[:-1]
+
+
+def continual_reber(n: int, *, n_strings: int = 10, generator: torch.Generator | None = None):
+    """``n`` streams of the continual embedded Reber grammar, coded as in Exp. 1. Nothing marks
+    where a string ends, and the network's state is reset only at the start of a stream."""
+    _check_positive(n=n)
+    streams = [continual_reber_stream(n_strings, generator) for _ in range(n)]
+    return _encode_symbols(*zip(*streams, strict=True))
+
+
+def string_index(batch: Batch) -> Tensor:
+    """[B, T]: which string of its stream each step's input belongs to (0, 1, ...). A string ends
+    at the step whose input is an E after which B is legal (the inner E is followed by T or P)."""
+    final_e = batch.inputs[..., REBER_SYMBOLS.index("E")] * batch.eval_targets[..., 0]  # 0: B
+    ends = (final_e > 0.5).long()
+    return torch.cumsum(ends, dim=1) - ends
+
+
+def strings_before_error(step_ok: Tensor, batch: Batch) -> Tensor:
+    """[B]: per stream, the strings processed correctly before the first one with a wrong step
+    (Gers et al.'s measure); all of its strings if none is wrong. ``step_ok`` [B, T] bool."""
+    index = string_index(batch)
+    n_strings = torch.where(batch.mask, index, -1).amax(dim=1) + 1
+    wrong = ~step_ok & batch.mask
+    return torch.where(wrong, index, n_strings.unsqueeze(1)).amin(dim=1).float()
+
+
+def state_drift(states: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per stream [B], from the memory cells' states ``states`` [B, T, blocks, cells]: the largest
+    |s_c|, and the mean |s_c| over the first and over the last tenth of the stream's steps."""
+    size = states.abs().flatten(2)
+    lengths = mask.sum(dim=1, keepdim=True)
+    time = torch.arange(mask.shape[1]).unsqueeze(0)
+    first = time < (lengths / 10).ceil()
+    last = mask & (time >= lengths - (lengths / 10).ceil())
+
+    def mean_over(steps: Tensor) -> Tensor:
+        return (size * steps.unsqueeze(-1)).sum(dim=(1, 2)) / (steps.sum(1) * size.shape[-1])
+
+    largest = torch.where(mask.unsqueeze(-1), size, 0.0).amax(dim=(1, 2))
+    return largest, mean_over(first), mean_over(last)
 
 
 # --- Experiment 2: noise-free and noisy sequences (Section 5.2) -----------------------------------
@@ -369,7 +430,7 @@ class RecentSequences:
 class TaskSettings:
     """One experiment as the paper ran it (Section 5; Tables 10 and 11)."""
 
-    task: str  # "1", "2a", ..., "6b"
+    task: str  # "1", "2a", ..., "6b"; "continual" (beyond the paper)
     title: str
     section: str
     params: dict[str, Any]  # the generator's keyword arguments
@@ -397,6 +458,13 @@ class TaskSettings:
     h: str = "logistic_pm1"  # range [-1, 1]
     add_memory_on_plateau: bool = False  # Exp. 2a/2b: add the cell once the error stops falling
     notes: tuple[str, ...] = field(default_factory=tuple)
+    test_params: dict[str, Any] | None = None  # the validation and test sets' ones (None: params)
+
+    def for_evaluation(self) -> TaskSettings:
+        """The settings that generate the validation and test sets (longer streams, for one)."""
+        if self.test_params is None:
+            return self
+        return dataclasses.replace(self, params=self.test_params)
 
     def network_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``model.build_network`` for the paper's network."""
@@ -605,6 +673,46 @@ def _temporal_order_settings(task: str):
     )
 
 
+def _continual_settings(
+    n_strings: int = 10,
+    test_strings: int = 100,
+    n_blocks: int = 4,
+    block_size: int = 2,
+    learning_rate: float = 0.1,
+):
+    # Gers, Schmidhuber & Cummins 2000's continual embedded Reber set-up as we read it (not
+    # re-checked against their text here): 4 blocks of 2 cells, weights in [-0.2, 0.2], input and
+    # output gate biases -0.5, -1, -1.5, -2 block by block; their forget gate biases +0.5, +1, ...
+    # are model.forget_gate_bias. Their learning rate, 0.5 with real-time updates, saturated every
+    # cell of both networks here with one update per stream (the sum of its steps' updates); 0.1
+    # did not (papers/lstm/README.md).
+    staggered = tuple(-0.5 * (j + 1) for j in range(n_blocks))
+    return TaskSettings(
+        task="continual",
+        title="Continual embedded Reber grammar",
+        section="beyond the paper; Gers, Schmidhuber & Cummins 2000",
+        params={"n_strings": n_strings},
+        test_params={"n_strings": test_strings},
+        n_in=7,
+        n_out=7,
+        n_blocks=n_blocks,
+        block_size=block_size,
+        connectivity="full",
+        bias="gates",
+        init_range=0.2,
+        input_gate_bias=staggered,
+        output_gate_bias=staggered,
+        learning_rate=learning_rate,
+        judged_at="all",
+        tolerance=None,
+        test_size=100,
+        # All 10 validation streams (of test_strings strings each) processed without an error.
+        stop=StoppingRule("test", 10),
+        trials=0,  # not an experiment of the 1997 paper
+        notes=("streams of fixed length: n_strings to train on, test_strings to test on",),
+    )
+
+
 _SETTINGS_BUILDERS: dict[str, Callable[..., TaskSettings]] = {
     "1": _reber_settings,
     "2a": lambda **kw: _lag_settings("2a", **kw),
@@ -617,6 +725,7 @@ _SETTINGS_BUILDERS: dict[str, Callable[..., TaskSettings]] = {
     "5": _multiplication_settings,
     "6a": lambda: _temporal_order_settings("6a"),
     "6b": lambda: _temporal_order_settings("6b"),
+    "continual": _continual_settings,
 }
 _BUILDER_PARAMS = {
     "1": ("n_blocks", "block_size", "learning_rate"),
@@ -630,8 +739,10 @@ _BUILDER_PARAMS = {
     "5": ("T", "n_seq"),
     "6a": (),
     "6b": (),
+    "continual": ("n_strings", "test_strings", "n_blocks", "block_size", "learning_rate"),
 }
-TASKS: tuple[str, ...] = tuple(_SETTINGS_BUILDERS)
+# The paper's experiments (Section 5); "continual" is beyond the paper (Gers et al. 2000).
+TASKS: tuple[str, ...] = tuple(task for task in _SETTINGS_BUILDERS if task != "continual")
 
 
 def task_settings(task: str, **overrides: Any) -> TaskSettings:
@@ -639,7 +750,7 @@ def task_settings(task: str, **overrides: Any) -> TaskSettings:
     ``task_settings("2c", q=1000, p=50)``, ``task_settings("1", n_blocks=4, block_size=1)``) and,
     beyond them, any field of :class:`TaskSettings` replaced (e.g. ``learning_rate=0.1``)."""
     if task not in _SETTINGS_BUILDERS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        raise ValueError(f"task must be one of {', '.join(_SETTINGS_BUILDERS)}; got {task!r}")
     variations = {k: v for k, v in overrides.items() if k in _BUILDER_PARAMS[task]}
     settings = _SETTINGS_BUILDERS[task](**variations)
     replaced = {k: v for k, v in overrides.items() if k not in variations}
@@ -654,7 +765,7 @@ def task_settings(task: str, **overrides: Any) -> TaskSettings:
     return dataclasses.replace(settings, **replaced)
 
 
-SETTINGS: dict[str, TaskSettings] = {task: task_settings(task) for task in TASKS}
+SETTINGS: dict[str, TaskSettings] = {task: task_settings(task) for task in _SETTINGS_BUILDERS}
 
 _GENERATORS: dict[str, Callable[..., Batch]] = {
     "1": embedded_reber,
@@ -668,6 +779,7 @@ _GENERATORS: dict[str, Callable[..., Batch]] = {
     "5": multiplication,
     "6a": temporal_order,
     "6b": temporal_order,
+    "continual": continual_reber,
 }
 
 
@@ -686,20 +798,22 @@ def judged_steps(batch: Batch, settings: TaskSettings) -> Tensor:
 
 
 def sequence_correct(outputs: Tensor, batch: Batch, settings: TaskSettings) -> Tensor:
-    """[B] bool: each sequence processed correctly by the experiment's criterion (Table 11).
+    """[B] bool: each sequence processed correctly by the experiment's criterion (Table 11):
+    :func:`step_correct` at every judged step."""
+    return (step_correct(outputs, batch, settings) | ~judged_steps(batch, settings)).all(dim=1)
 
-    Exp. 1: at every step the units of the legal next symbols are the most active ones (all of
-    them above every other unit). Otherwise: at every judged step, every output unit's absolute
-    error against ``eval_targets`` is below ``tolerance``."""
-    steps = judged_steps(batch, settings)
-    if settings.task == "1":
+
+def step_correct(outputs: Tensor, batch: Batch, settings: TaskSettings) -> Tensor:
+    """[B, T] bool: the experiment's criterion at each step. Exp. 1 (and the continual task, no
+    ``tolerance``): the units of the legal next symbols are the most active ones (all of them
+    above every other unit). Otherwise: every output unit's absolute error against
+    ``eval_targets`` is below ``tolerance``."""
+    if settings.tolerance is None:
         legal = batch.eval_targets > 0.5
         lowest_legal = torch.where(legal, outputs, math.inf).amin(dim=-1)
         highest_other = torch.where(legal, -math.inf, outputs).amax(dim=-1)
-        step_ok = lowest_legal > highest_other
-    else:
-        step_ok = ((outputs - batch.eval_targets).abs() < settings.tolerance).all(dim=-1)
-    return (step_ok | ~steps).all(dim=1)
+        return lowest_legal > highest_other
+    return ((outputs - batch.eval_targets).abs() < settings.tolerance).all(dim=-1)
 
 
 def sequence_abs_error(outputs: Tensor, batch: Batch, settings: TaskSettings) -> Tensor:
