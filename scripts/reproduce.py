@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -183,6 +184,8 @@ def table(paper: str, results: list[dict[str, Any]]) -> list[str]:
         claim = result["claim"]
         ours = "; ".join(
             f"{arm} {mean:.4g} ± {error:.2g} (n={len(v)})"
+            if not math.isnan(error)
+            else f"{arm} {', '.join(f'{value:.4g}' for value in v)} (n={len(v)})"  # some inf
             for arm, v in result["values"].items()
             for mean, error in [mean_and_error(v)]
         )

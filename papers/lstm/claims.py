@@ -3,9 +3,10 @@
 Where the claim is about the paper's numbers of training sequences, the runs learn online as the
 paper did (one sequence per update; real-time learning within the sequence where errors come at
 every step), with a cap on the sequences: 200,000 for the adding problem (the paper's mean is
-74,000), 100,000 for Exp. 2c, 3a and 6a, 30,000 for the embedded Reber grammar. The comparisons
-between networks use the quick preset's 16 sequences per update. Each run is one trial; the paper
-averages 10-30 trials. ``minutes`` are wall-clock minutes per run on one CPU core.
+74,000), 100,000 for Exp. 2c, 3a and 6a, 30,000 (60,000 at rate 0.1) for the embedded Reber
+grammar. The comparisons between networks on the adding problem and Exp. 2a use 16 sequences per
+update; the continual task, one update per stream. Each run is one trial; the paper averages 10-30
+trials. ``minutes`` are wall-clock minutes per run on one CPU core.
 """
 
 from __future__ import annotations
