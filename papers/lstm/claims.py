@@ -153,7 +153,6 @@ CLAIMS = (
         rule=FewerSequences("lstm1997", paper=39_850),
         arms=(Arm("lstm1997"),),
         overrides=TWO_SEQUENCE,
-        seeds=(0,),  # one trial: up to 20 minutes on a core
         minutes=5.0,
     ),
     Claim(
@@ -168,7 +167,6 @@ CLAIMS = (
         rule=FewerSequences("lstm1997", paper=30_000),
         arms=(Arm("lstm1997"),),
         overrides=VERY_LONG_LAGS,
-        seeds=(0,),  # one trial: up to 20 minutes on a core
         minutes=5.0,
     ),
     Claim(
