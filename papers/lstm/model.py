@@ -375,18 +375,17 @@ class LeakyCarousel(torch.autograd.Function):
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_states: Tensor):
         states, forget = ctx.saved_tensors
         errors = torch.empty_like(grad_states)  # e_s(t)
-        error = torch.zeros_like(grad_states[:, 0])
-        next_forget = F.pad(forget, [0, 0] * (forget.dim() - 2) + [0, 1])[:, 1:]  # f(t+1)
-        for t in range(grad_states.shape[1] - 1, -1, -1):
-            error = torch.addcmul(grad_states[:, t], next_forget[:, t], error)
+        errors[:, -1] = error = grad_states[:, -1]
+        for t in range(grad_states.shape[1] - 2, -1, -1):
+            error = torch.addcmul(grad_states[:, t], forget[:, t + 1], error)
             errors[:, t] = error
-        previous = F.pad(states, [0, 0] * (states.dim() - 2) + [1, 0])[:, :-1]  # s(t-1)
-        return errors, (errors * previous).sum_to_size(ctx.forget_shape)
+        return errors, (errors * _previous(states)).sum_to_size(ctx.forget_shape)
 
 
-def _previous(hidden: Tensor) -> Tensor:
-    """y(t-1) for every t, [B, T, H], with y(-1) = 0 (activations reset at sequence start)."""
-    return F.pad(hidden, (0, 0, 1, 0))[:, :-1]
+def _previous(values: Tensor) -> Tensor:
+    """x(t-1) for every t of [B, T, ...], with x(-1) = 0 (activations and states reset at the
+    sequence start)."""
+    return torch.cat([torch.zeros_like(values[:, :1]), values[:, :-1]], dim=1)
 
 
 class TorchRecurrent(nn.Module):
