@@ -55,9 +55,10 @@ class FewerSequences:
         return (REPRODUCED if ratio <= self.factor else PARTLY), why
 
 
+ONLINE = ("data.batch_size=1",)  # the paper's online learning: one sequence per update
 BATCHED = ("data.batch_size=16",)  # 16 sequences per update, for comparisons between networks
 ADDING = ("task=4", *BATCHED)  # T = 100
-ADDING_ONLINE = ("task=4", "data.batch_size=1", "trainer.max_epochs=20")  # at most 200,000
+ADDING_ONLINE = ("task=4", *ONLINE, "trainer.max_epochs=20")  # at most 200,000
 CHARLM = (
     "model=lstm_charlm",
     "data=lstm/shakespeare",
@@ -66,7 +67,6 @@ CHARLM = (
     "trainer.max_epochs=2",
     "trainer.max_steps=600",  # 600 batches of 32 windows of 100 characters: 1.9 passes
 )
-ONLINE = ("data.batch_size=1",)  # the paper's online learning: one sequence per update
 TEMPORAL_ORDER = ("task=6a", *ONLINE, "trainer.max_epochs=10")  # at most 100,000 sequences
 TWO_SEQUENCE = (  # ST2 checked on 256 test sequences every 2,000; at most 100,000 sequences
     "task=3a",
@@ -83,7 +83,7 @@ VERY_LONG_LAGS = (  # q = p = 50; all 10,000 test sequences checked every 2,000;
 )
 REBER_ONLINE = (
     "task=1",
-    "data.batch_size=1",  # online: one string per update, real-time learning within it
+    *ONLINE,  # one string per update, real-time learning within it
     "data.sequences_per_epoch=1000",  # the stopping rule is checked every 1,000 strings
 )
 REBER = (*REBER_ONLINE, "trainer.max_epochs=30")  # more than the paper's slowest trial (24,100)
@@ -95,7 +95,7 @@ REBER_SLOW = (*REBER_ONLINE, "task_options={learning_rate:0.1}", "trainer.max_ep
 # streams of 100 strings without an error) is checked every data.sequences_per_epoch streams;
 # tested on 100 streams of 100 strings. The forget gate arm starts its forget gates open, as
 # Gers et al. 2000 did.
-CONTINUAL = ("task=continual", "data.batch_size=1")
+CONTINUAL = ("task=continual", *ONLINE)
 FORGET_GATE_OPEN = ("model.network=forget_gate", "model.forget_gate_bias=[0.5,1.0,1.5,2.0]")
 
 CLAIMS = (
