@@ -37,6 +37,16 @@ def mean_and_error(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
 
 
+def difference(
+    values: dict[str, list[float]], first: str, second: str
+) -> tuple[float, float, float, float, str]:
+    """The means of arms ``first`` and ``second``, the gap first - second, its standard error over
+    seeds, and the gap in words."""
+    (a, a_se), (b, b_se) = mean_and_error(values[first]), mean_and_error(values[second])
+    gap, gap_se = a - b, math.hypot(a_se, b_se)
+    return a, b, gap, gap_se, f"{first} - {second} = {gap:.4g} ± {gap_se:.2g} (standard error)"
+
+
 @dataclass(frozen=True)
 class Lower:
     """Arm ``better`` measures lower than arm ``worse``: reproduced when the gap exceeds twice
@@ -47,12 +57,7 @@ class Lower:
     min_gap: float = 0.0
 
     def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
-        (b, b_se), (w, w_se) = (
-            mean_and_error(values[self.better]),
-            mean_and_error(values[self.worse]),
-        )
-        gap, gap_se = w - b, math.hypot(b_se, w_se)
-        why = f"{self.worse} - {self.better} = {gap:.4g} ± {gap_se:.2g} (standard error)"
+        _, _, gap, gap_se, why = difference(values, self.worse, self.better)
         if gap > max(2 * gap_se, self.min_gap):
             return REPRODUCED, why
         if gap > 0:
@@ -73,12 +78,7 @@ class Higher:
     factor: float = 1.0
 
     def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
-        (b, b_se), (w, w_se) = (
-            mean_and_error(values[self.better]),
-            mean_and_error(values[self.worse]),
-        )
-        gap, gap_se = b - w, math.hypot(b_se, w_se)
-        why = f"{self.better} - {self.worse} = {gap:.4g} ± {gap_se:.2g} (standard error)"
+        b, w, gap, gap_se, why = difference(values, self.better, self.worse)
         short = []
         if gap <= max(2 * gap_se, self.min_gap):
             short.append(f"a gap above {self.min_gap:g} and twice its standard error")
