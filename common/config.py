@@ -10,11 +10,16 @@ from typing import Any
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from common.errors import RunFolderError
+from common.run_folder import RunFolder, is_owner_process, run_token
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
 
 if not OmegaConf.has_resolver("landmarks_root"):
     OmegaConf.register_new_resolver("landmarks_root", lambda: str(ROOT))
+if not OmegaConf.has_resolver("landmarks_run_token"):
+    OmegaConf.register_new_resolver("landmarks_run_token", run_token, use_cache=True)
 
 
 def variant_choice(variant: Any, default: str, *choices: str) -> str:
@@ -59,37 +64,68 @@ def compose(overrides: list[str], output_dir: Path) -> DictConfig:
     return cfg
 
 
-def run_dir_of(ckpt_path: str) -> Path | None:
-    """The run folder a checkpoint (or a run folder) belongs to, if it is one of ours."""
-    path = Path(ckpt_path)
-    run_dir = path if path.is_dir() else path.parent.parent
-    return run_dir if (run_dir / ".hydra" / "overrides.yaml").exists() else None
-
-
 def resume_argv(argv: list[str]) -> list[str]:
     """Command-line overrides that resume a run in its own folder.
 
     ``ckpt_path=<run folder>`` (or a checkpoint inside it) re-applies the run's original
     overrides, points ``ckpt_path`` at its ``last.ckpt`` (or the file given), and keeps writing
     into the same folder (checkpoints, CSV log, W&B run); overrides given now come last and win,
-    e.g. ``trainer.max_epochs=90`` to extend a run."""
+    e.g. ``trainer.max_epochs=90`` to extend a run. A run that has finished (its
+    ``summary.json`` is written) is resumed only to train further: a raised
+    ``trainer.max_epochs`` or ``trainer.max_steps``."""
     given = [a for a in argv if a.startswith("ckpt_path=")]
     if not given:
         return argv
     ckpt = given[-1].split("=", 1)[1]
-    run_dir = run_dir_of(ckpt)
-    if run_dir is None:
+    folder = RunFolder.of(ckpt)
+    if folder is None:
         return argv
     if Path(ckpt).is_dir():
-        ckpt = str(run_dir / "checkpoints" / "last.ckpt")
-    original = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
-    keep = [o for o in original if not o.startswith(("ckpt_path=", "hydra."))]
+        ckpt = str(folder.last_checkpoint)
     now = [a for a in argv if not a.startswith("ckpt_path=")]
+    check_unfinished(folder, now)
+    original = OmegaConf.load(folder.overrides)
+    keep = [o for o in original if not o.startswith(("ckpt_path=", "hydra."))]
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     return [
         *keep,
         *now,
         f"ckpt_path={ckpt}",
-        f"hydra.run.dir={run_dir}",
+        f"hydra.run.dir={folder.path}",
         f"hydra.output_subdir=.hydra/resume_{stamp}",
     ]
+
+
+def check_unfinished(folder: RunFolder, overrides: list[str]) -> None:
+    """Refuse to resume a finished run with the limits it finished at: that would only test it
+    again and overwrite its summary."""
+    summary = folder.read_summary()
+    if summary is None or not folder.config.exists():
+        return
+    trainer = OmegaConf.load(folder.config).get("trainer", {})
+    for key in ("max_epochs", "max_steps"):
+        given = [o.split("=", 1)[1] for o in overrides if o.startswith(f"trainer.{key}=")]
+        old = trainer.get(key)
+        if given and isinstance(old, int) and given[-1].lstrip("-").isdigit():
+            new = int(given[-1])
+            if new == -1 or (old != -1 and new > old):
+                return
+    raise RunFolderError(
+        f"{folder.path} has finished ({summary.get('epochs')} epochs, {summary.get('steps')} "
+        f"steps; its summary is {folder.summary}). To train it further, resume with a larger "
+        f"trainer.max_epochs (it ran with {trainer.get('max_epochs')}) or trainer.max_steps "
+        f"({trainer.get('max_steps')})."
+    )
+
+
+def check_run_folder(argv: list[str]) -> None:
+    """Before Hydra writes into a pinned ``hydra.run.dir``: refuse a folder another run owns (a
+    run still going there, or a finished one this command does not resume)."""
+    pinned = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
+    if not pinned or not is_owner_process():
+        return  # an automatic folder name is unique; other ranks write into their owner's folder
+    folder = RunFolder(Path(pinned[-1]))
+    ckpts = [a.split("=", 1)[1] for a in argv if a.startswith("ckpt_path=")]
+    resumed = RunFolder.of(ckpts[-1]) if ckpts and ckpts[-1] not in ("", "null") else None
+    resuming = resumed is not None and resumed.path.resolve() == folder.path.resolve()
+    folder.check_free(resuming)

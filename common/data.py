@@ -12,9 +12,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import logging
 import pickle
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorData
 
 from common.distributed import per_device_batch_size
 from common.errors import DataIntegrityError, MissingDataError
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Files: checksums and the decoded-array cache
@@ -53,13 +57,40 @@ def cached(cache_dir: Path, key: str, build: Callable[[], dict[str, torch.Tensor
     """``build()``'s tensors, stored once as ``cache_dir/key.pt`` and read from there afterwards."""
     path = Path(cache_dir) / f"{key}.pt"
     if path.exists():
-        return torch.load(path, weights_only=True)
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception as error:  # truncated or damaged (a disk filled up, a copy cut short)
+            log.warning("the decoded cache %s is unreadable (%s); decoding again", path, error)
     arrays = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(arrays, tmp)
     tmp.replace(path)  # atomic: a crash never leaves half a cache file
     return arrays
+
+
+def fetch_release(name: str, fetch: Callable[[], object], folder: Path) -> None:
+    """Run a torchvision download; no network (or a failed transfer) is one clear error."""
+    try:
+        fetch()
+    except Exception as error:  # URLError, HTTPError, RuntimeError (bad checksum), OSError
+        raise MissingDataError(
+            f"could not download {name} ({type(error).__name__}: {error}); is there a network? "
+            f"Otherwise put the files in {folder} and leave data.download=false"
+        ) from None
+
+
+def read_gzip_or_raw(path: Path) -> bytes:
+    """The bytes of ``path``, decompressed if it is a ``.gz``; a damaged file names itself."""
+    raw = path.read_bytes()
+    if path.suffix != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataIntegrityError(
+            f"{path} is not a readable gzip file ({error}): it is truncated or damaged; replace it"
+        ) from None
 
 
 def missing(name: str, expected: list[Path], hint: str) -> MissingDataError:
@@ -133,7 +164,9 @@ def load_mnist(
     if download and any(locate(stem) is None for stem, _ in MNIST_FILES.values()):
         from torchvision.datasets import MNIST
 
-        MNIST(str(folder.parent / "torchvision"), download=True)  # needs a network
+        fetch_release(
+            "MNIST", lambda: MNIST(str(folder.parent / "torchvision"), download=True), folder
+        )
         folder = folder.parent / "torchvision" / "MNIST" / "raw"
     paths = {key: locate(stem) for key, (stem, _) in MNIST_FILES.items()}
     if any(p is None for p in paths.values()):
@@ -147,14 +180,16 @@ def load_mnist(
     def build() -> dict[str, torch.Tensor]:
         arrays = {}
         for key, path in paths.items():
-            raw = path.read_bytes()
-            raw = gzip.decompress(raw) if path.suffix == ".gz" else raw
+            raw = read_gzip_or_raw(path)
             if verify_checksums and hashlib.md5(raw).hexdigest() != MNIST_FILES[key][1]:
                 raise DataIntegrityError(
                     f"{path}: its decompressed MD5 differs from the official file's; replace it "
                     "(or set data.verify_checksums=false to accept it as it is)"
                 )
-            arrays[key] = torch.from_numpy(read_idx(raw).copy())
+            try:
+                arrays[key] = torch.from_numpy(read_idx(raw).copy())
+            except DataIntegrityError as error:
+                raise DataIntegrityError(f"{path}: {error}") from None
         return {
             "train_images": arrays["train_images"][:, None],
             "train_labels": arrays["train_labels"].long(),
@@ -208,7 +243,8 @@ def load_cifar10(
     if not official.exists() and download:
         from torchvision.datasets import CIFAR10
 
-        CIFAR10(str(data_dir), download=True)  # needs a network; writes cifar-10-batches-py
+        # needs a network; writes cifar-10-batches-py
+        fetch_release("CIFAR-10", lambda: CIFAR10(str(data_dir), download=True), official)
     if official.exists():
         return cached(cache_dir, "cifar10-official", lambda: read_cifar10_batches(official))
     raise missing(

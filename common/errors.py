@@ -19,3 +19,19 @@ class CheckpointError(LandmarksError):
 
 class NonFiniteLossError(LandmarksError):
     """Training produced a NaN or infinite loss."""
+
+
+class ConfigError(LandmarksError):
+    """A config value has the wrong type or is out of range."""
+
+
+class RunFolderError(LandmarksError):
+    """A run folder belongs to another run (still going, or already there)."""
+
+
+class RunInterrupted(LandmarksError):
+    """The run was stopped by a signal; ``exit_code`` is the shell's 128 + signal number."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

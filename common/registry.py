@@ -24,6 +24,9 @@ class Reported:
     source: str  # "Table 2", "Section 3.3", "Figure 1"
     definition: str  # what the number is, in words: data split, protocol, units
     setting: str = ""  # what the paper ran to get it (data set, model, scale)
+    # Another method's result the paper compares with (its name, e.g. "DBN"); empty for the
+    # paper's own method. A run's summary never sets a baseline's number beside ours as "paper".
+    baseline: str = ""
 
 
 @dataclass(frozen=True)

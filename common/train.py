@@ -6,7 +6,12 @@ checkpoint, and prints a summary that puts our numbers beside the paper's."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +19,65 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from common import registry
 from common.callbacks import default_callbacks
 from common.config import build, to_container
 from common.distributed import precision_for, world_size
-from common.errors import CheckpointError
-from common.loggers import build_loggers, finish_wandb, new_wandb_id
+from common.errors import (
+    CheckpointError,
+    ConfigError,
+    DataIntegrityError,
+    MissingDataError,
+    RunInterrupted,
+)
+from common.loggers import build_loggers, finish_wandb, new_wandb_id, tidy_console
 from common.reproducibility import seed_everything
+from common.run_folder import RunFolder, is_owner_process
 from common.runinfo import read_metadata, run_metadata, write_metadata
+from common.validate import validate
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train, test and summarise one run; returns the summary (also written to summary.json)."""
-    paper = registry.get(cfg.paper.name)
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    seed_everything(cfg.seed)
+    """Train, test and summarise one run; returns the summary (also written to summary.json).
 
-    ckpt_path = resolve_checkpoint(cfg.ckpt_path)
-    # Resuming continues this folder's run (same W&B run); a checkpoint from elsewhere starts anew.
-    resuming = (
-        ckpt_path is not None and Path(ckpt_path).resolve().parents[1] == output_dir.resolve()
-    )
-    previous = read_metadata(output_dir) if resuming else {}
+    The config is checked before anything is written. The process that owns the run holds its
+    folder for as long as it runs (another run is refused there), and a run that fails with a
+    user error before it trained (a bad value, missing or damaged data, a wrong checkpoint)
+    leaves nothing behind: a new folder is removed, a resumed one is as it was."""
+    paper = registry.get(cfg.paper.name)
+    folder = RunFolder(Path(cfg.paths.output_dir))
+    owner = is_owner_process()
+    before = Attempt.before(folder)
+    lock = None
+    try:
+        validate(cfg)
+        ckpt_path = resolve_checkpoint(cfg.ckpt_path)
+        # Resuming continues this folder's run (same W&B run); a checkpoint from elsewhere
+        # starts anew.
+        resuming = ckpt_path is not None and RunFolder.of(ckpt_path) == RunFolder.of(folder.path)
+        if owner:
+            folder.check_free(resuming)
+            lock = folder.acquire()
+        return _train(cfg, paper, folder, ckpt_path, resuming)
+    except USER_ERRORS:
+        if owner:
+            before.undo()
+        raise
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+# Errors a user fixes by changing the command or the data: the attempt is undone.
+USER_ERRORS = (ConfigError, MissingDataError, DataIntegrityError, CheckpointError)
+
+
+def _train(cfg, paper, folder: RunFolder, ckpt_path: str | None, resuming: bool) -> dict:
+    seed_everything(cfg.seed)
+    previous = read_metadata(folder.path) if resuming else {}
     wandb_id = previous.get("wandb_id") or (new_wandb_id() if cfg.logger.wandb else None)
     resume_index = len(previous.get("resumes", [])) + 1 if resuming else 0
     info = run_metadata(cfg, world_size(), wandb_id)
@@ -52,30 +91,108 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path:
         check_checkpoint(ckpt_path, cfg, model)
 
+    tidy_console()
+    interruption = Interruption()
     precision = cfg.trainer.precision
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         precision=precision_for(cfg.trainer.accelerator) if precision == "auto" else precision,
-        callbacks=default_callbacks(cfg, output_dir),
-        logger=build_loggers(cfg, output_dir, wandb_id, config, resume_index) or False,
-        default_root_dir=str(output_dir),
+        callbacks=[*default_callbacks(cfg, folder), interruption],
+        logger=build_loggers(cfg, folder, wandb_id, config, resume_index) or False,
+        default_root_dir=str(folder.path),
     )
     if trainer.is_global_zero:
-        write_metadata(output_dir, {**info, "world_size": trainer.world_size})
+        write_metadata(folder.path, {**info, "world_size": trainer.world_size})
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        if cfg.test:
-            best = trainer.checkpoint_callback.best_model_path or None
-            for result in trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False):
-                metrics.update({k: float(v) for k, v in result.items()})
-        summary = summarise(cfg, paper, trainer, metrics, output_dir)
+        with interruption.as_error(trainer, folder):
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            if cfg.test:
+                best = trainer.checkpoint_callback.best_model_path or None
+                for result in trainer.test(
+                    model, datamodule=datamodule, ckpt_path=best, verbose=False
+                ):
+                    metrics.update({k: float(v) for k, v in result.items()})
+        summary = summarise(cfg, paper, trainer, metrics, folder)
     finally:
         finish_wandb()
     if trainer.is_global_zero:
-        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        folder.summary.write_text(json.dumps(summary, indent=2) + "\n")
         print(format_summary(summary))
     return summary
+
+
+@dataclass
+class Attempt:
+    """What a run folder held before this attempt, so that a failed start can be undone."""
+
+    folder: RunFolder
+    fresh: bool
+    run_json: str | None
+    entries: set[Path]
+
+    @classmethod
+    def before(cls, folder: RunFolder) -> Attempt:
+        this_config = hydra_output_subdir(folder)  # Hydra wrote it for this attempt already
+        return cls(
+            folder=folder,
+            fresh=not folder.holds_run() and not folder.checkpoints.exists(),
+            run_json=folder.run_json.read_text() if folder.holds_run() else None,
+            entries=folder.entries() - {this_config},
+        )
+
+    def undo(self) -> None:
+        """Remove what this attempt added to the folder (and the folder, if it made it)."""
+        if self.run_json is not None:
+            self.folder.run_json.write_text(self.run_json)
+        for path in self.folder.entries() - self.entries:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if self.fresh:
+            self.folder.remove_if_only_ours()
+
+
+def hydra_output_subdir(folder: RunFolder) -> Path | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or not HydraConfig.get().output_subdir:
+        return None
+    return folder.path / HydraConfig.get().output_subdir
+
+
+class Interruption(L.Callback):
+    """Turns a stop by SIGTERM or Ctrl-C into :class:`RunInterrupted`, with the exit status a
+    scheduler expects (143, 130) and the command that resumes the run.
+
+    Lightning ends a run on SIGTERM with ``SystemExit`` of status 0 (a scheduler would record
+    the job as succeeded) and on Ctrl-C with status 1."""
+
+    def __init__(self) -> None:
+        self.exception: BaseException | None = None
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self.exception = exception
+
+    @contextlib.contextmanager
+    def as_error(self, trainer: L.Trainer, folder: RunFolder) -> Iterator[None]:
+        try:
+            yield
+        except SystemExit as stop:
+            if isinstance(stop, SIGTERMException):
+                name, code = "SIGTERM", 143
+            elif isinstance(self.exception, KeyboardInterrupt):
+                name, code = "Ctrl-C", 130
+            else:
+                raise
+            last = folder.last_checkpoint
+            kept = f"last checkpoint {last}" if last.exists() else "no checkpoint yet"
+            raise RunInterrupted(
+                f"stopped by {name} at epoch {trainer.current_epoch}, step {trainer.global_step} "
+                f"({kept}); resume with: python scripts/train.py ckpt_path={folder.path}",
+                code,
+            ) from None
 
 
 def resolve_checkpoint(ckpt_path: str | None) -> str | None:
@@ -84,7 +201,7 @@ def resolve_checkpoint(ckpt_path: str | None) -> str | None:
         return None
     path = Path(ckpt_path)
     if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt"
+        path = RunFolder(path).last_checkpoint
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     return str(path)
@@ -114,8 +231,10 @@ def check_checkpoint(path: str, cfg: DictConfig, model: L.LightningModule) -> No
         )
 
 
-def summarise(cfg, paper, trainer, metrics: dict[str, float], output_dir: Path) -> dict[str, Any]:
-    wandb_dirs = sorted((output_dir / "wandb").glob("*run-*")) if cfg.logger.wandb else []
+def summarise(cfg, paper, trainer, metrics: dict[str, float], folder: RunFolder) -> dict[str, Any]:
+    # every start and resume of the run made one W&B directory: all of them upload together
+    wandb_dirs = folder.wandb_runs() if cfg.logger.wandb else []
+    reported = [r for r in paper.reported_for(cfg) if r.metric in metrics]
     comparisons = [
         {
             "metric": r.metric,
@@ -125,8 +244,14 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], output_dir: Path) 
             "definition": r.definition,
             "setting": r.setting,
         }
-        for r in paper.reported_for(cfg)
-        if r.metric in metrics
+        for r in reported
+        if not r.baseline
+    ]
+    # other methods' numbers in the same table: context, not the paper's result
+    baselines = [
+        {"metric": r.metric, "method": r.baseline, "value": r.value, "source": r.source}
+        for r in reported
+        if r.baseline
     ]
     checkpoint = trainer.checkpoint_callback
     return {
@@ -140,9 +265,10 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], output_dir: Path) 
         "steps": trainer.global_step,
         "metrics": metrics,
         "paper_vs_ours": comparisons,
-        "output_dir": str(output_dir),
+        "baselines_in_paper": baselines,
+        "output_dir": str(folder.path),
         "best_checkpoint": checkpoint.best_model_path or None,
-        "last_checkpoint": str(Path(checkpoint.dirpath) / "last.ckpt"),
+        "last_checkpoint": str(folder.last_checkpoint),
         "csv_log": next(
             (
                 str(Path(lg.log_dir) / "metrics.csv")
@@ -151,9 +277,26 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], output_dir: Path) 
             ),
             None,
         ),
-        "wandb_run": str(wandb_dirs[-1]) if wandb_dirs else None,
+        "wandb_runs": [str(d) for d in wandb_dirs],
         "wandb_mode": cfg.logger.wandb.mode if cfg.logger.wandb else None,
     }
+
+
+def metric_lines(metrics: dict[str, float], width: int = 100) -> list[str]:
+    """``metrics`` grouped by split (``train: loss=..., error=...``), wrapped at ``width``."""
+    groups: dict[str, list[str]] = {}
+    for key, value in sorted(metrics.items()):
+        if key.endswith(("_epoch", "_step")) and key.rpartition("_")[0] in metrics:
+            continue  # Lightning's per-step and per-epoch copies of a logged metric
+        split, _, name = key.rpartition("/")
+        groups.setdefault(split or "metrics", []).append(f"{name}={value:.4g}")
+    return [
+        line
+        for split, items in groups.items()
+        for line in textwrap.wrap(
+            ", ".join(items), width, initial_indent=f"{split}: ", subsequent_indent="    "
+        )
+    ]
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -162,13 +305,19 @@ def format_summary(s: dict[str, Any]) -> str:
         f"== {s['paper']}",
         f"preset: {s['preset']} ({s['preset_description']})",
         f"variant: {s['variant']}  seed: {s['seed']}  epochs: {s['epochs']}  steps: {s['steps']}",
-        "metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(s["metrics"].items())),
+        *metric_lines(s["metrics"]),
     ]
     for c in s["paper_vs_ours"]:
         lines.append(
             f"paper vs ours: {c['metric']} paper {c['paper']:g} ({c['source']}: {c['setting']}) "
             f"| ours {c['ours']:.4f} ({s['preset']} preset)"
         )
+    by_metric: dict[str, list[dict]] = {}
+    for b in s["baselines_in_paper"]:
+        by_metric.setdefault(b["metric"], []).append(b)
+    for metric, rows in by_metric.items():
+        others = ", ".join(f"{b['method']} {b['value']:g}" for b in rows)
+        lines.append(f"other methods in the paper ({rows[0]['source']}), {metric}: {others}")
     if s["preset"] != "paper" and s["paper_vs_ours"]:
         lines.append("note: the paper's number is at paper scale; this preset is reduced scale.")
     lines += [
@@ -176,7 +325,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"checkpoints: best {s['best_checkpoint']}, last {s['last_checkpoint']}",
         f"CSV log: {s['csv_log']}",
     ]
-    if s["wandb_run"]:
-        upload = f" (upload: wandb sync {s['wandb_run']})" if s["wandb_mode"] == "offline" else ""
-        lines.append(f"W&B run ({s['wandb_mode']}): {s['wandb_run']}{upload}")
+    if s["wandb_runs"]:
+        lines.append(f"W&B run ({s['wandb_mode']}): {', '.join(s['wandb_runs'])}")
+        if s["wandb_mode"] == "offline":
+            lines.append(f"upload: wandb sync {' '.join(s['wandb_runs'])}")
     return "\n".join(lines)

@@ -1,6 +1,10 @@
 """Train one paper: ``python scripts/train.py paper=<name> [preset=quick|paper] [overrides]``.
 
-Resume a run exactly with ``ckpt_path=<its run folder>`` (or one of its checkpoint files)."""
+Resume a run exactly with ``ckpt_path=<its run folder>`` (or one of its checkpoint files).
+
+Exit status: 0 done; 2 a user error (bad value, missing or damaged data, wrong checkpoint, a
+run folder another run owns), printed as one line with nothing left behind; 130 stopped by
+Ctrl-C and 143 by SIGTERM, each with the command that resumes the run."""
 
 from __future__ import annotations
 
@@ -12,8 +16,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from common.config import CONFIG_DIR, resume_argv  # noqa: E402
-from common.errors import LandmarksError  # noqa: E402
+from common.config import CONFIG_DIR, check_run_folder, resume_argv  # noqa: E402
+from common.errors import LandmarksError, RunInterrupted  # noqa: E402
+
+
+def fail(error: LandmarksError) -> None:
+    if isinstance(error, RunInterrupted):
+        print(f"interrupted: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
@@ -23,10 +35,16 @@ def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
     except LandmarksError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        fail(error)
 
 
 if __name__ == "__main__":
-    sys.argv[1:] = resume_argv(sys.argv[1:])
-    main()
+    try:
+        sys.argv[1:] = resume_argv(sys.argv[1:])
+        check_run_folder(sys.argv[1:])
+        main()
+    except LandmarksError as error:
+        fail(error)
+    except KeyboardInterrupt:  # before or after training (Lightning handles it during)
+        print("interrupted: stopped by Ctrl-C", file=sys.stderr)
+        sys.exit(130)

@@ -1,9 +1,38 @@
 """Small helpers shared by the test files of several papers."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
 import torch
+
+from common.config import ROOT
+
+# Set by launchers; a CLI run started by a test must not inherit them.
+_LAUNCHER_VARIABLES = (
+    "LOCAL_RANK",
+    "NODE_RANK",
+    "WORLD_SIZE",
+    "RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "PL_GLOBAL_SEED",
+    "SLURM_JOB_ID",
+    "SLURM_STEP_ID",
+    "SLURM_PROCID",
+    "TORCHELASTIC_RUN_ID",
+)
+
+
+def cli_env() -> dict[str, str]:
+    drop = (*_LAUNCHER_VARIABLES, "LANDMARKS_DATA_DIR")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "scripts" / "train.py"), *args]
 
 
 def digit_batch(n: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -24,4 +53,11 @@ def quiet_trainer(folder: Path, max_epochs: int, **kwargs) -> L.Trainer:
         deterministic=True,
         default_root_dir=str(folder),
         **kwargs,
+    )
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``scripts/train.py`` with ``args``, as a user runs it, in a clean environment."""
+    return subprocess.run(
+        cli_command(*args), capture_output=True, text=True, cwd=cwd, env=cli_env(), timeout=600
     )

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from test_train import cli
+from helpers import cli
 
 # No randomness that differs between one and two processes: full-size crops and no dropout.
 # The data order is shared (common/data.py: every process draws the same permutation and takes

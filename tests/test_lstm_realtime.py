@@ -110,7 +110,7 @@ def test_training_step_applies_the_real_time_updates_of_its_sequences(tmp_path):
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[StopOnNonFiniteLoss(tmp_path)],  # reads the loss each step returns
+        callbacks=[StopOnNonFiniteLoss(tmp_path / "last.ckpt")],  # reads the loss each step returns
     )
     fit.fit(module, data())
     reference = build_network("1997", **tasks.SETTINGS["1"].network_kwargs())

@@ -2,19 +2,16 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import lightning as L
 import pytest
 import torch
+from helpers import cli
 from wandb_records import run_contents
 
 from common.callbacks import StopOnNonFiniteLoss
-from common.config import ROOT
 from common.errors import CheckpointError, MissingDataError, NonFiniteLossError
 from common.train import train
 
@@ -25,32 +22,6 @@ SHORT = [
     "trainer.limit_val_batches=2",
     "trainer.limit_test_batches=2",
 ]
-
-
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in (
-            "LOCAL_RANK",
-            "NODE_RANK",
-            "WORLD_SIZE",
-            "RANK",
-            "MASTER_ADDR",
-            "MASTER_PORT",
-            "PL_GLOBAL_SEED",
-            "LANDMARKS_DATA_DIR",
-        )
-    }
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=600,
-    )
 
 
 def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
@@ -233,7 +204,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
         default_root_dir=tmp_path,
         callbacks=[
             ModelCheckpoint(dirpath=tmp_path, save_last=True),
-            StopOnNonFiniteLoss(tmp_path),
+            StopOnNonFiniteLoss(tmp_path / "last.ckpt"),
         ],
     )
     model = BecomesNaN()
@@ -245,7 +216,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
 
 def test_non_finite_check_accepts_steps_that_return_nothing(tmp_path):
     """Manual optimisation may return no loss: Lightning passes {}, which is not an error."""
-    callback = StopOnNonFiniteLoss(tmp_path)
+    callback = StopOnNonFiniteLoss(tmp_path / "last.ckpt")
     callback.on_train_batch_end(None, None, {}, None, 0)
     callback.on_train_batch_end(None, None, None, None, 0)
     trainer = SimpleNamespace(current_epoch=2, global_step=7)
