@@ -70,7 +70,9 @@ def tidy_console() -> None:
     if root.handlers:
         for handler in list(lightning.handlers):
             lightning.removeHandler(handler)
-    for handler in root.handlers or lightning.handlers:  # filters on handlers see every record
+    # filters on handlers see every record that reaches them (those on loggers do not)
+    names = ("lightning", "lightning.pytorch", "lightning.fabric")
+    for handler in root.handlers + [h for n in names for h in logging.getLogger(n).handlers]:
         if not any(isinstance(f, _DropNoise) for f in handler.filters):
             handler.addFilter(_DropNoise())
     # lightning 2.6 calls a deprecated torch pytree check on every fit and test

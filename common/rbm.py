@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from common.checks import check_choice
+
 VISIBLE_TYPES = ("binary", "gaussian")
 STATISTIC_CHOICES = ("probabilities", "samples")
 Statistic = Literal["probabilities", "samples"]
@@ -51,11 +53,6 @@ def binary_configurations(n: int, dtype: torch.dtype = torch.float64) -> Tensor:
     return ((codes >> torch.arange(n)) & 1).to(dtype)
 
 
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-
-
 @dataclass(frozen=True)
 class CDStatistics:
     """Which quantities of a CD step are probabilities and which are sampled states.
@@ -73,7 +70,7 @@ class CDStatistics:
 
     def __post_init__(self) -> None:
         for name in ("positive_hidden", "negative_visible", "negative_labels", "negative_hidden"):
-            _check_choice(name, getattr(self, name), STATISTIC_CHOICES)
+            check_choice(name, getattr(self, name), STATISTIC_CHOICES)
 
 
 # Hinton & Salakhutdinov's rbm.m, used for the greedy stage of Hinton et al. 2006 (Section 6
@@ -129,7 +126,7 @@ class RBM(nn.Module):
         weight_std: float = 0.1,  # rbm.m: 0.1 * randn [not stated in either paper]
     ) -> None:
         super().__init__()
-        _check_choice("visible_type", visible_type, VISIBLE_TYPES)
+        check_choice("visible_type", visible_type, VISIBLE_TYPES)
         for name, value, low in (
             ("n_visible", n_visible, 1),
             ("n_hidden", n_hidden, 1),
@@ -439,18 +436,6 @@ class RBM(nn.Module):
                     a = (1 - betas[i]) * c_a + betas[i] * self.visible_input(h)
                     v = self._states_from_input(a, "samples", "samples", generator)
         return AISEstimate(log_z_base + log_w)
-
-
-def salakhutdinov_murray_betas() -> Tensor:
-    """The 14,500 steps of Salakhutdinov & Murray 2008, Section 4.1 [from memory]: beta spaced
-    by 1e-3 on [0, 0.5], 1e-4 on [0.5, 0.9] and 1e-5 on [0.9, 1]."""
-    return torch.cat(
-        [
-            torch.linspace(0, 0.5, 501),
-            torch.linspace(0.5, 0.9, 4001)[1:],
-            torch.linspace(0.9, 1.0, 10001)[1:],
-        ]
-    ).double()
 
 
 def _double_copy(rbm: RBM) -> RBM:

@@ -1,4 +1,5 @@
-"""BibTeX for the papers: ``python scripts/cite.py [name ...]`` (all papers when none is named).
+"""BibTeX for the papers: ``python scripts/cite.py [paper=]<name> ...`` (all papers when none is
+named); ``paper=alexnet`` as in every other script, or plainly ``alexnet``.
 
 ``--list`` shows the papers with their citation keys instead."""
 
@@ -14,10 +15,13 @@ from common import registry  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"papers: {', '.join(registry.available())}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "names", nargs="*", help=f"paper=<name> or <name>: {', '.join(registry.available())}"
+    )
     parser.add_argument("--list", action="store_true", help="list papers and citation keys")
     args = parser.parse_args(argv)
+    args.names = [n.removeprefix("paper=") for n in args.names]
     try:
         papers = [registry.get(n) for n in args.names] if args.names else registry.all_papers()
     except registry.UnknownPaperError as error:

@@ -96,7 +96,7 @@ def test_ablation_switches():
     net = AlexNet(**SMALL, dropout=0.0).train()
     x = torch.randn(2, 3, 28, 28)
     assert torch.equal(net(x), net.eval()(x))
-    with pytest.raises(ValueError, match="activation='sigmoid'; choose one of"):
+    with pytest.raises(ValueError, match="activation must be one of 'relu', 'tanh'; got 'sigmoid'"):
         AlexNet(activation="sigmoid")
     with pytest.raises(ValueError, match="remove_conv=1"):
         AlexNet(remove_conv=1)

@@ -24,3 +24,10 @@ def test_cite_one_all_and_unknown():
     assert unknown.returncode == 2
     assert "unknown paper 'nope'; available papers: " in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_cite_takes_the_paper_key_form_of_the_other_scripts():
+    assert cite("paper=alexnet").stdout == cite("alexnet").stdout
+    assert cite("paper=gan", "dbn").stdout.count("@") == 2
+    usage = cite("--help")
+    assert usage.returncode == 0 and "paper=<name> or <name>: alexnet, dbn" in usage.stdout

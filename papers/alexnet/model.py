@@ -18,6 +18,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from common.checks import check_choice
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # Section 3.1 compares the two (Figure 1)
 POOLING = {"overlapping": (3, 2), "non_overlapping": (2, 2)}  # Section 3.4: z=3, s=2 vs z=s=2
 LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
@@ -159,11 +161,6 @@ class AlexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
-
-
-def check_choice(name: str, value: str, choices: dict) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}; choose one of {sorted(choices)}")
 
 
 class FourLayerNet(nn.Module):

@@ -25,7 +25,6 @@ from common.rbm import RBM, RBM_M, UP_DOWN, Increments, bernoulli, momentum_upda
 # Section 6: 784-500-500-2000 with 10 label units joined to the top RBM.
 MNIST_SIZES = (784, 500, 500, 2000)
 N_LABELS = 10
-GREEDY_EPOCHS_PER_LAYER = 30  # Section 6
 UP_DOWN_EPOCHS = 300  # Section 6
 UP_DOWN_CD_STEPS = (3, 6, 10)  # Section 6: epochs 1-100, 101-200, 201-300
 GENERATION_GIBBS_STEPS = 1000  # Figure 8

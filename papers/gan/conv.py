@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from papers.gan.model import ACTIVATIONS, Discriminator, Generator, _check_choice, init_uniform_
+from common.checks import check_choice
+from papers.gan.model import ACTIVATIONS, Discriminator, Generator, init_uniform_
 
 
 class MaxoutConv(nn.Module):
@@ -108,7 +109,7 @@ class DeconvGenerator(nn.Module):
         noise: str = "gaussian",
     ) -> None:
         super().__init__()
-        _check_choice("output_activation", output_activation, tuple(ACTIVATIONS))
+        check_choice("output_activation", output_activation, tuple(ACTIVATIONS))
         if isinstance(hidden_activation, str):
             hidden_activation = [hidden_activation] * len(hidden_dims)
         if not hidden_dims or hidden_dims[-1] != math.prod(map_shape):

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from common.checks import check_choice
+
 NOISE = ("gaussian", "uniform")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -26,11 +28,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "linear": nn.Identity,
 }
 GENERATOR_OBJECTIVES = ("non_saturating", "minimax")
-
-
-def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -94,8 +91,8 @@ class Generator(nn.Module):
         noise: str = "gaussian",
     ):
         super().__init__()
-        _check_choice("noise", noise, NOISE)
-        _check_choice("output_activation", output_activation, tuple(ACTIVATIONS))
+        check_choice("noise", noise, NOISE)
+        check_choice("output_activation", output_activation, tuple(ACTIVATIONS))
         if isinstance(hidden_activation, str):
             hidden_activation = [hidden_activation] * len(hidden_dims)
         if len(hidden_activation) != len(hidden_dims):
@@ -108,7 +105,7 @@ class Generator(nn.Module):
         layers: list[nn.Module] = []
         width = noise_dim
         for dim, activation in zip(hidden_dims, hidden_activation, strict=True):
-            _check_choice("hidden_activation", activation, tuple(ACTIVATIONS))
+            check_choice("hidden_activation", activation, tuple(ACTIVATIONS))
             layers += [init_uniform_(nn.Linear(width, dim), irange), ACTIVATIONS[activation]()]
             width = dim
         output_irange = irange if output_irange is None else output_irange
@@ -198,7 +195,7 @@ def non_saturating_generator_loss(fake_logits: Tensor) -> Tensor:
 
 def generator_loss(fake_logits: Tensor, objective: str = "non_saturating") -> Tensor:
     """G's loss for ``objective`` in GENERATOR_OBJECTIVES."""
-    _check_choice("objective", objective, GENERATOR_OBJECTIVES)
+    check_choice("objective", objective, GENERATOR_OBJECTIVES)
     if objective == "minimax":
         return minimax_generator_loss(fake_logits)
     return non_saturating_generator_loss(fake_logits)

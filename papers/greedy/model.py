@@ -23,16 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from common.checks import check_choice
 from common.rbm import BENGIO_2007, RBM, VISIBLE_TYPES, momentum_update
 
 INITIALISATIONS = ("dbn", "autoassociator", "supervised", "none", "shallow")  # Table 2
 TASKS = ("classification", "regression")
 EXPERIMENT_3_TOP_UNITS = 20  # Table 2, Experiment 3: the top hidden layer has 20 units
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
 def hidden_sizes(experiment: int, width: int = 500, depth: int = 3) -> tuple[int, ...]:
@@ -63,7 +59,7 @@ class DeepSigmoidNet(nn.Module):
         self, n_inputs: int, hidden: Sequence[int], n_outputs: int, task: str = "classification"
     ) -> None:
         super().__init__()
-        _check_choice("task", task, TASKS)
+        check_choice("task", task, TASKS)
         if len(hidden) < 1:
             raise ValueError("hidden must list at least one hidden layer size")
         self.task = task
@@ -140,8 +136,8 @@ class StackedRBMs(nn.Module):
         task: str = "classification",
     ) -> None:
         super().__init__()
-        _check_choice("input_type", input_type, VISIBLE_TYPES)
-        _check_choice("task", task, TASKS)
+        check_choice("input_type", input_type, VISIBLE_TYPES)
+        check_choice("task", task, TASKS)
         self.task = task
         self.rbms = nn.ModuleList(
             [
@@ -258,7 +254,7 @@ class GreedySupervised(nn.Module):
         self, n_inputs: int, hidden: Sequence[int], n_outputs: int, task: str = "classification"
     ) -> None:
         super().__init__()
-        _check_choice("task", task, TASKS)
+        check_choice("task", task, TASKS)
         self.task = task
         self.hidden = nn.ModuleList([nn.Linear(a, b) for a, b in _layer_sizes(n_inputs, hidden)])
         self.outputs = nn.ModuleList([nn.Linear(b, n_outputs) for b in hidden])
@@ -295,7 +291,7 @@ def make_network(
     task: str = "classification",
 ) -> DeepSigmoidNet:
     """The network to fine-tune for a Table 2 row; "shallow" must have one hidden layer."""
-    _check_choice("initialisation", initialisation, INITIALISATIONS)
+    check_choice("initialisation", initialisation, INITIALISATIONS)
     if initialisation == "shallow" and len(hidden) != 1:
         raise ValueError(
             f"initialisation 'shallow' has exactly one hidden layer; got {tuple(hidden)}"
@@ -316,7 +312,7 @@ def make_pretrainer(
 
     ``input_type`` and ``partially_supervised`` apply to "dbn" only (Table 1 rows 3-6).
     """
-    _check_choice("initialisation", initialisation, INITIALISATIONS)
+    check_choice("initialisation", initialisation, INITIALISATIONS)
     if initialisation != "dbn" and (input_type != "binary" or partially_supervised):
         raise ValueError(
             "input_type and partially_supervised apply to initialisation 'dbn' "

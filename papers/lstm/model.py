@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Variant = Literal["1997", "forget_gate", "torch_lstm", "tanh_rnn"]
+from common.checks import check_choice
+
 Connectivity = Literal["full", "layered"]
 Bias = Literal["none", "gates", "hidden", "all"]
 Gradient = Literal["truncated", "full"]
@@ -81,11 +82,6 @@ NUMPY_SQUASHINGS = {
     "identity": lambda x: x,
 }
 OUTPUT_FUNCTIONS = {"logistic": torch.sigmoid, "linear": identity}
-
-
-def _check(name: str, value: object, allowed: tuple[str, ...] | dict) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
 class Trajectory(NamedTuple):
@@ -154,12 +150,12 @@ class MemoryCellNetwork(nn.Module):
         ):
             if value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value}")
-        _check("connectivity", connectivity, CONNECTIVITIES)
-        _check("bias", bias, BIASES)
-        _check("g", g, SQUASHINGS)
-        _check("h", h, SQUASHINGS)
-        _check("gradient", gradient, GRADIENTS)
-        _check("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        check_choice("connectivity", connectivity, CONNECTIVITIES)
+        check_choice("bias", bias, BIASES)
+        check_choice("g", g, SQUASHINGS)
+        check_choice("h", h, SQUASHINGS)
+        check_choice("gradient", gradient, GRADIENTS)
+        check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
         self.n_in, self.n_out = n_in, n_out
         self.n_blocks, self.block_size = n_blocks, block_size
         self.connectivity, self.bias = connectivity, bias
@@ -393,7 +389,7 @@ class TorchRecurrent(nn.Module):
 
     def __init__(self, recurrent: nn.RNNBase, n_out: int, output_activation: OutputActivation):
         super().__init__()
-        _check("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
         self.recurrent = recurrent
         self.readout = nn.Linear(recurrent.hidden_size, n_out)
         self.output_function = OUTPUT_FUNCTIONS[output_activation]
@@ -431,7 +427,7 @@ def build_network(
     two have ``hidden_size`` units (default: as many as there are memory cells) and take all their
     weights uniform in [-init_range, init_range] (``None``: PyTorch's default).
     """
-    _check("variant", variant, VARIANTS)
+    check_choice("variant", variant, VARIANTS)
     if variant in ("1997", "forget_gate"):
         network = MemoryCellNetwork(
             n_in,
@@ -472,7 +468,7 @@ def build_network(
 def hidden_size_for_weights(variant: str, n_in: int, n_out: int, n_weights: int) -> int:
     """The largest ``hidden_size`` of ``"torch_lstm"``/``"tanh_rnn"`` with at most ``n_weights``
     weights: baselines with the weight count of the paper's network (e.g. Table 10's "w")."""
-    _check("variant", variant, ("torch_lstm", "tanh_rnn"))
+    check_choice("variant", variant, ("torch_lstm", "tanh_rnn"))
     gates = 4 if variant == "torch_lstm" else 1
 
     def count(size: int) -> int:  # PyTorch's recurrent layers have two bias vectors
