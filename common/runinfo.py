@@ -14,7 +14,7 @@ from typing import Any
 
 from common.config import ROOT
 
-PACKAGES = ("torch", "torchvision", "lightning", "hydra-core", "wandb", "datasets", "numpy")
+PACKAGES = ("torch", "torchvision", "lightning", "hydra-core", "wandb", "numpy")
 
 
 def git_state() -> dict[str, Any]:

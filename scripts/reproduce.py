@@ -17,10 +17,12 @@ once per invocation.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,6 +39,16 @@ from common.errors import LandmarksError, MissingDataError  # noqa: E402
 from common.runinfo import git_state  # noqa: E402
 
 MARKERS = ("<!-- claims:start -->", "<!-- claims:end -->")
+
+EXIT_CODES = """exit status:
+  0  a claim ran (its verdict is printed and kept; in a run of every claim, the claims that
+     could not run here are printed as "not run here"), or --list, --report, --help
+  2  a usage error: an unknown paper, claim or option
+  3  nothing ran: the requested claim, or every claim of the paper, could not run here (data
+     missing, or it needs the paper's scale); the last line, on stderr, is "not run: <claims>".
+     The report is rebuilt only if a result was kept. --allow-not-run exits 0 instead"""
+
+NOTHING_RAN = 3
 
 
 def run_claim(
@@ -64,6 +76,9 @@ def run_claim(
             key = tuple(overrides)
             if key not in trained:
                 run_folder = folder / "runs" / claim.id / f"{arm.name}-s{seed}"
+                # an earlier invocation's run of this arm: its result is kept in results/, and
+                # a run folder holds one run, so the new run starts in a clean one
+                shutil.rmtree(run_folder, ignore_errors=True)
                 cfg = compose([*overrides, f"variant={claim.id}-{arm.name}"], run_folder)
                 if cfg.logger.wandb is not None:
                     with open_dict(cfg):
@@ -232,15 +247,35 @@ def update_readme(readme: Path, paper: str, results: list[dict[str, Any]]) -> bo
     return True
 
 
-def parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+def parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str], list[str]]:
+    """The flags; ``paper=``, ``claim=`` and ``seeds=``; the other overrides, for every run."""
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="paper=<name>, claim=<id>, seeds=0,1,...; any other overrides every run's config",
+    )
+    parser.add_argument("--list", action="store_true", help="list the claims and what each costs")
+    parser.add_argument("--report", action="store_true", help="rebuild the report, run nothing")
+    parser.add_argument(
+        "--allow-not-run",
+        action="store_true",
+        help=f"exit 0, not {NOTHING_RAN}, when nothing could run here",
+    )
+    args = parser.parse_args(argv)
     ours = ("paper=", "claim=", "seeds=")
-    options = dict(a.split("=", 1) for a in argv if a.startswith(ours))
-    extra = [a for a in argv if not a.startswith((*ours, "--"))]
-    return options, extra
+    options = dict(a.split("=", 1) for a in args.overrides if a.startswith(ours))
+    extra = [a for a in args.overrides if not a.startswith(ours)]
+    return args, options, extra
 
 
 def main(argv: list[str]) -> int:
-    options, extra = parse(argv)
+    args, options, extra = parse(argv)
     try:
         paper = registry.get(options.get("paper", "alexnet"))
         every_claim = registry.claims(paper.name)
@@ -253,14 +288,15 @@ def main(argv: list[str]) -> int:
     except (LandmarksError, registry.UnknownPaperError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if "--list" in argv:
+    if args.list:
         for c in claims:
             runs = f"{len(c.arms)} arms x {len(c.seeds)} seeds x ~{c.minutes:g} min"
             print(f"{c.id:28s} {c.source:12s} {c.not_run_here or runs}\n{'':28s} {c.statement}")
         return 0
     folder = ROOT / "reports" / paper.name
-    folder.mkdir(parents=True, exist_ok=True)
-    if "--report" not in argv:
+    not_run: list[str] = []
+    saved = 0
+    if not args.report:
         trained: dict[tuple, dict] = {}
         for claim in claims:
             seeds = (
@@ -270,13 +306,23 @@ def main(argv: list[str]) -> int:
             )
             result = run_claim(claim, paper.name, seeds, extra, folder, trained)
             print(f"{claim.id}: {result['verdict']} ({result['why']})")
+            if result["verdict"] == NOT_RUN:
+                not_run.append(claim.id)
             if keep(result, claim, folder):
                 save_result(result, folder, extra)
-    results = load_results(every_claim, folder)
-    print(f"report: {write_report(paper.name, results, folder)}")
-    readme = ROOT / "papers" / paper.name / "README.md"
-    if update_readme(readme, paper.name, results):
-        print(f"table copied into {readme}")
+                saved += 1
+    nothing_ran = not args.report and len(not_run) == len(claims)
+    if args.report or saved:
+        folder.mkdir(parents=True, exist_ok=True)
+        results = load_results(every_claim, folder)
+        print(f"report: {write_report(paper.name, results, folder)}")
+        readme = ROOT / "papers" / paper.name / "README.md"
+        if update_readme(readme, paper.name, results):
+            print(f"table copied into {readme}")
+    if nothing_ran:
+        unchanged = "" if saved else f"; {folder / 'report.md'} left as it was"
+        print(f"not run: {', '.join(not_run)} (why: above){unchanged}", file=sys.stderr)
+        return 0 if args.allow_not_run else NOTHING_RAN
     return 0
 
 

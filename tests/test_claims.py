@@ -2,6 +2,7 @@
 report with plot) works on tiny data with a tiny budget."""
 
 import importlib.util
+import json
 import math
 
 import pytest
@@ -114,6 +115,12 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     again = reproduce.run_claim(shared, "alexnet", (0,), [], tmp_path, trained)
     assert again["values"]["sgd"] == result["values"]["sgd"][:1] and again["minutes"] is None
     assert not (tmp_path / "runs" / "shared").exists()
+
+    # a later invocation reruns an arm in its folder afresh (a run folder holds one run)
+    rerun = reproduce.run_claim(learns, "alexnet", (0,), [], tmp_path, {})
+    assert rerun["values"]["sgd"] == result["values"]["sgd"][:1]
+    meta = json.loads((tmp_path / "runs" / "sgd-learns" / "sgd-s0" / "run.json").read_text())
+    assert "resumes" not in meta
 
     missing = Claim(
         id="needs-cifar",
