@@ -6,39 +6,32 @@
     python scripts/reproduce.py paper=alexnet seeds=0,1 trainer.max_epochs=2   # seeds, overrides
     python scripts/reproduce.py paper=alexnet --report         # rebuild the report, run nothing
 
-Each claim's result is kept in ``reports/<paper>/results/<claim>.json``; the report
-``reports/<paper>/report.md`` (one PNG per claim) is rebuilt from all kept results, so claims can
-be run one at a time, and the table is copied into ``papers/<paper>/README.md`` between the lines
-``<!-- claims:start -->`` and ``<!-- claims:end -->``. Each run's folder is
-``reports/<paper>/runs/<claim>/<arm>-s<seed>`` and its W&B run sits in the group
-``<paper>-claim-<claim>``. Arms of different claims with the same overrides and seed are trained
-once per invocation.
+The pipeline is ``common/reproduction.py``: each claim's result is kept in
+``reports/<paper>/results/<claim>.json``; the report ``reports/<paper>/report.md`` (one PNG per
+claim) is rebuilt from all kept results, and its table is copied into ``papers/<paper>/README.md``
+between the lines ``<!-- claims:start -->`` and ``<!-- claims:end -->``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
-import json
-import math
-import shutil
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout too
 
-from omegaconf import open_dict  # noqa: E402
-
 from common import registry  # noqa: E402
-from common.claims import NOT_RUN, Claim, mean_and_error  # noqa: E402
-from common.config import ROOT, compose  # noqa: E402
-from common.errors import LandmarksError, MissingDataError  # noqa: E402
-from common.runinfo import git_state  # noqa: E402
-
-MARKERS = ("<!-- claims:start -->", "<!-- claims:end -->")
+from common.claims import NOT_RUN  # noqa: E402
+from common.config import ROOT  # noqa: E402
+from common.errors import LandmarksError  # noqa: E402
+from common.reproduction import (  # noqa: E402
+    keep,
+    load_results,
+    run_claim,
+    save_result,
+    update_readme,
+    write_report,
+)
 
 EXIT_CODES = """exit status:
   0  a claim ran (its verdict is printed and kept; in a run of every claim, the claims that
@@ -49,202 +42,6 @@ EXIT_CODES = """exit status:
      The report is rebuilt only if a result was kept. --allow-not-run exits 0 instead"""
 
 NOTHING_RAN = 3
-
-
-def run_claim(
-    claim: Claim,
-    paper: str,
-    seeds: tuple[int, ...],
-    extra: list[str],
-    folder: Path,
-    trained: dict[tuple, dict] | None = None,
-) -> dict[str, Any]:
-    """Train every arm over the seeds; the rule's verdict on the measurements.
-
-    ``trained`` maps the overrides of each run already made in this invocation (the seed among
-    them) to its summary, so an arm shared by several claims is trained once."""
-    result: dict[str, Any] = {"id": claim.id, "values": {}, "curves": {}, "seeds": list(seeds)}
-    if claim.not_run_here:
-        return {**result, "verdict": NOT_RUN, "why": claim.not_run_here, "minutes": None}
-    from common.train import train
-
-    trained = {} if trained is None else trained
-    start, runs = time.perf_counter(), 0
-    for arm in claim.arms:
-        for seed in seeds:
-            overrides = [f"paper={paper}", *claim.overrides, *arm.overrides, *extra, f"seed={seed}"]
-            key = tuple(overrides)
-            if key not in trained:
-                run_folder = folder / "runs" / claim.id / f"{arm.name}-s{seed}"
-                # an earlier invocation's run of this arm: its result is kept in results/, and
-                # a run folder holds one run, so the new run starts in a clean one
-                shutil.rmtree(run_folder, ignore_errors=True)
-                cfg = compose([*overrides, f"variant={claim.id}-{arm.name}"], run_folder)
-                if cfg.logger.wandb is not None:
-                    with open_dict(cfg):
-                        cfg.logger.wandb.group = f"{paper}-claim-{claim.id}"
-                try:
-                    trained[key] = train(cfg)
-                except MissingDataError as error:
-                    why = f"data missing: {error}"
-                    return {**result, "verdict": NOT_RUN, "why": why, "minutes": None}
-                runs += 1
-            summary = trained[key]
-            result["values"].setdefault(arm.name, []).append(summary["metrics"][claim.measure])
-            if claim.curve:
-                curve = read_curve(Path(summary["csv_log"]), claim.curve)
-                result["curves"].setdefault(arm.name, []).append(curve)
-    verdict, why = claim.rule.judge(result["values"])
-    minutes = (time.perf_counter() - start) / 60 / runs if runs else None
-    return {**result, "verdict": verdict, "why": why, "minutes": minutes}
-
-
-def read_curve(csv_log: Path, metric: str) -> list[float]:
-    """The per-epoch values of ``metric`` from a run's CSV log."""
-    with open(csv_log, newline="") as file:
-        return [float(row[metric]) for row in csv.DictReader(file) if row.get(metric)]
-
-
-def result_path(folder: Path, claim_id: str) -> Path:
-    return folder / "results" / f"{claim_id}.json"
-
-
-def save_result(result: dict[str, Any], folder: Path, extra: list[str]) -> None:
-    """Keep a claim's result (with when, from which commit, with which extra overrides)."""
-    stamp = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "git": git_state(),
-        "extra_overrides": extra,
-    }
-    path = result_path(folder, result["id"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**result, **stamp}, indent=2) + "\n")
-
-
-def keep(result: dict[str, Any], claim: Claim, folder: Path) -> bool:
-    """Whether to keep a new result: not for claims that never run here, and a run that found
-    no data does not replace a measured result (it says so instead)."""
-    if claim.not_run_here:
-        return False
-    kept = result_path(folder, claim.id)
-    if result["verdict"] == NOT_RUN and kept.is_file():
-        print(f"{claim.id}: kept the measured result in {kept}")
-        return False
-    return True
-
-
-def load_results(claims: list[Claim], folder: Path) -> list[dict[str, Any]]:
-    """The kept result of each claim, in the paper's order (an empty one if it never ran). The
-    verdict is judged again by the claim's current rule from the kept measurements, so a report
-    never shows a verdict of a rule that has since changed."""
-    results = []
-    for claim in claims:
-        path = result_path(folder, claim.id)
-        if claim.not_run_here:
-            kept = {"values": {}, "verdict": NOT_RUN, "why": claim.not_run_here, "minutes": None}
-        elif path.is_file():
-            kept = json.loads(path.read_text())
-            if kept["values"]:
-                try:
-                    kept["verdict"], kept["why"] = claim.rule.judge(kept["values"])
-                except KeyError as missing:
-                    kept["verdict"] = "stale"
-                    kept["why"] = f"the kept runs have no arm {missing}: run this claim again"
-        else:
-            kept = {"values": {}, "verdict": "not run yet", "why": "", "minutes": None}
-        results.append({**kept, "claim": claim})
-    return results
-
-
-def plot(result: dict[str, Any], path: Path) -> None:
-    """Bars of each arm's mean with its standard error, one dot per seed; beside them the
-    learning curves when the claim has one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    claim, values, curves = result["claim"], result["values"], result.get("curves") or {}
-    panels = 2 if curves else 1
-    figure, axes = plt.subplots(1, panels, figsize=(1.6 + 1.2 * len(values) + 4 * (panels - 1), 3))
-    bars = axes[0] if curves else axes
-    for x, measured in enumerate(values.values()):
-        mean, error = mean_and_error(measured)
-        bars.bar(x, mean, yerr=error, capsize=4, color="#8aa8c8")
-        bars.scatter([x] * len(measured), measured, color="black", s=10, zorder=3)
-    bars.set_xticks(range(len(values)), list(values))
-    bars.set_ylabel(claim.measure)
-    bars.set_title(f"{claim.id}: {result['verdict']}", fontsize=9)
-    if curves:
-        for index, (arm, runs) in enumerate(curves.items()):
-            for run_index, curve in enumerate(runs):
-                label = arm if run_index == 0 else None
-                epochs = range(1, len(curve) + 1)
-                axes[1].plot(epochs, curve, color=f"C{index}", alpha=0.8, label=label)
-        axes[1].set_xlabel("epoch")
-        axes[1].set_ylabel(claim.curve)
-        axes[1].legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-
-
-def table(paper: str, results: list[dict[str, Any]]) -> list[str]:
-    """The report's rows: claim, where, the paper's number, ours, verdict, cost, command."""
-    rows = [
-        "| claim | where | paper | ours (mean ± s.e. over seeds) | verdict | min/run | command |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for result in results:
-        claim = result["claim"]
-        ours = "; ".join(
-            f"{arm} {mean:.4g} ± {error:.2g} (n={len(v)})"
-            if not math.isnan(error)
-            else f"{arm} {', '.join(f'{value:.4g}' for value in v)} (n={len(v)})"  # some inf
-            for arm, v in result["values"].items()
-            for mean, error in [mean_and_error(v)]
-        )
-        minutes = f"{result['minutes']:.1f}" if result["minutes"] is not None else "—"
-        command = f"`python scripts/reproduce.py paper={paper} claim={claim.id}`"
-        why = f": {result['why']}" if result["why"] else ""
-        rows.append(
-            f"| {claim.id}: {claim.statement} | {claim.source} | {claim.paper} | {ours or '—'} "
-            f"| **{result['verdict']}**{why} | {minutes} | {command} |"
-        )
-    return rows
-
-
-def write_report(paper: str, results: list[dict[str, Any]], folder: Path) -> Path:
-    """``report.md`` with the table and one plot per measured claim."""
-    plots = []
-    for result in results:
-        if result["values"]:
-            plot(result, folder / f"{result['claim'].id}.png")
-            plots.append(f"![{result['claim'].id}]({result['claim'].id}.png)")
-    path = folder / "report.md"
-    body = "\n".join(table(paper, results)) + "\n\n" + "\n".join(plots)
-    path.write_text(f"# Reproduction report: {paper}\n\n{body}\n")
-    return path
-
-
-def update_readme(readme: Path, paper: str, results: list[dict[str, Any]]) -> bool:
-    """Copy the table (with links to the plots) between the README's markers, if it has them."""
-    text = readme.read_text() if readme.is_file() else ""
-    if MARKERS[0] not in text or MARKERS[1] not in text:
-        return False
-    head, rest = text.split(MARKERS[0], 1)
-    _, tail = rest.split(MARKERS[1], 1)
-    report = f"../../reports/{paper}"
-    links = ", ".join(
-        f"[{r['claim'].id}]({report}/{r['claim'].id}.png)" for r in results if r["values"]
-    )
-    lines = [
-        *table(paper, results),
-        "",
-        f"Plots: {links or '—'}. Report: [{report}/report.md]({report}/report.md).",
-    ]
-    readme.write_text(head + MARKERS[0] + "\n" + "\n".join(lines) + "\n" + MARKERS[1] + tail)
-    return True
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str], list[str]]:

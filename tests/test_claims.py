@@ -1,13 +1,13 @@
 """Claims: each rule gives each verdict on matching numbers, and the whole chain (runs, verdict,
 report with plot) works on tiny data with a tiny budget."""
 
-import importlib.util
 import json
 import math
 
 import pytest
 
 from common import registry
+from common import reproduction as reproduce
 from common.claims import (
     NOT_REPRODUCED,
     NOT_RUN,
@@ -20,14 +20,6 @@ from common.claims import (
     RatioAtLeast,
     mean_and_error,
 )
-from common.config import ROOT
-
-
-def load_reproduce():
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
@@ -86,7 +78,6 @@ def test_mean_and_error_of_runs_that_never_met_their_event():
 
 
 def test_the_chain_runs_judges_and_reports(tmp_path):
-    reproduce = load_reproduce()
     learns = Claim(
         id="sgd-learns",
         statement="SGD lowers the test error of a frozen network",
