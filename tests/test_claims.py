@@ -20,6 +20,8 @@ from common.claims import (
     RatioAtLeast,
     mean_and_error,
 )
+from common.config import build, compose
+from common.validate import validate
 
 
 @pytest.mark.parametrize(
@@ -161,3 +163,22 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     assert "old table" not in text and "before" in text and "after" in text
     assert "| sgd-learns: SGD lowers" in text and "(../../reports/alexnet/sgd-learns.png)" in text
     assert not reproduce.update_readme(tmp_path / "no-readme.md", "alexnet", results)
+
+
+ALL_ARMS = [
+    pytest.param(name, claim, arm, id=f"{name}-{claim.id}-{arm.name}")
+    for name in registry.available()
+    for claim in registry.claims(name)
+    if not claim.not_run_here
+    for arm in claim.arms
+]
+
+
+@pytest.mark.parametrize(("name", "claim", "arm"), ALL_ARMS)
+def test_every_arm_of_every_claim_composes_and_passes_the_config_check(name, claim, arm, tmp_path):
+    """What reproduce.py would run: the claim's and the arm's overrides on the paper, checked as
+    a run checks its config (every data and model argument against its declared type)."""
+    cfg = compose([f"paper={name}", *claim.overrides, *arm.overrides, "seed=0"], tmp_path)
+    validate(cfg)
+    build(cfg.data)
+    build(cfg.model)
