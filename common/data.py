@@ -153,26 +153,39 @@ MNIST_FILES = {  # MD5 of the decompressed official files (yann.lecun.com releas
 
 
 def load_mnist(
-    data_dir: Path, cache_dir: Path, download: bool = False, verify_checksums: bool = True
+    data_dir: Path,
+    cache_dir: Path,
+    download: bool = False,
+    verify_checksums: bool = True,
+    idx: dict[str, str] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """MNIST from ``data_dir/mnist/*-ubyte[.gz]`` (IDX), checked against the official MD5s."""
-    folder = Path(data_dir) / "mnist"
+    """An IDX data set in MNIST's layout: MNIST itself from ``data_dir/mnist/*-ubyte[.gz]``,
+    checked against the official MD5s, or any other set of four IDX files named by ``idx``
+    (``folder`` under ``data_dir`` and the file stems ``train_images``, ``train_labels``,
+    ``test_images``, ``test_labels``; see ``configs/data/mnist.yaml``)."""
+    names = {"folder": "mnist", **{key: stem for key, (stem, _) in MNIST_FILES.items()}}
+    unknown = set(idx or {}) - set(names)
+    if unknown:
+        raise DataIntegrityError(f"data.idx has unknown keys {sorted(unknown)}; use {list(names)}")
+    names.update(idx or {})
+    folder = Path(data_dir) / names["folder"]
+    stems = {key: names[key] for key in MNIST_FILES}
 
     def locate(stem: str) -> Path | None:
         return next((p for p in (folder / stem, folder / f"{stem}.gz") if p.exists()), None)
 
-    if download and any(locate(stem) is None for stem, _ in MNIST_FILES.values()):
+    if download and any(locate(stem) is None for stem in stems.values()):
         from torchvision.datasets import MNIST
 
         fetch_release(
             "MNIST", lambda: MNIST(str(folder.parent / "torchvision"), download=True), folder
         )
         folder = folder.parent / "torchvision" / "MNIST" / "raw"
-    paths = {key: locate(stem) for key, (stem, _) in MNIST_FILES.items()}
+    paths = {key: locate(stem) for key, stem in stems.items()}
     if any(p is None for p in paths.values()):
         raise missing(
-            "MNIST",
-            [folder / f"{stem}.gz" for stem, _ in MNIST_FILES.values()],
+            "MNIST" if names["folder"] == "mnist" else f"The IDX data set {names['folder']!r}",
+            [folder / f"{stem}.gz" for stem in stems.values()],
             "The four IDX files of the official release, gzipped or not; "
             "or set data.download=true.",
         )
@@ -198,7 +211,10 @@ def load_mnist(
         }
 
     digest = hashlib.sha256(b"".join(file_digest(p).encode() for p in paths.values()))
-    return cached(cache_dir, f"mnist-{digest.hexdigest()[:16]}", build)
+    # The key is the source files' checksum, and says whether their MD5s were checked when it was
+    # made: a run that verifies never reads a cache an unverified run decoded.
+    checked = "verified" if verify_checksums else "unverified"
+    return cached(cache_dir, f"mnist-{digest.hexdigest()[:16]}-{checked}", build)
 
 
 CIFAR10_JPEG_SHA256 = "05b4c8c8bf43c21250b5d4abc4621c4fed6837d691555b00c9215bfc6b363d11"
@@ -344,7 +360,8 @@ class ImageDataModule(SplitDataModule):
     The validation split is the last ``val_size`` training images, after a seeded shuffle
     (``split_by="shuffle"``) or in their stored order (``split_by="position"``, e.g. MNIST images
     50,000-60,000 as in the GAN authors' configuration); ``train_size`` keeps only the first that
-    many of the rest.
+    many of the rest. ``idx`` names the folder and files of an IDX data set (``dataset="mnist"``,
+    :func:`load_mnist`).
     """
 
     def __init__(
@@ -365,6 +382,7 @@ class ImageDataModule(SplitDataModule):
         num_workers: int = 0,
         split_seed: int = 0,
         split_by: str = "shuffle",
+        idx: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         if split_by not in ("shuffle", "position"):
@@ -430,7 +448,7 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
 LOADERS: dict[str, Callable] = {
     "digits": lambda hp: load_digits_images(),
     "mnist": lambda hp: load_mnist(
-        Path(hp.data_dir), Path(hp.cache_dir), hp.download, hp.verify_checksums
+        Path(hp.data_dir), Path(hp.cache_dir), hp.download, hp.verify_checksums, hp.idx
     ),
     "cifar10": lambda hp: load_cifar10(
         Path(hp.data_dir), Path(hp.cache_dir), hp.download, hp.verify_checksums

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from common import data
+from common.config import build
 from common.errors import DataIntegrityError, MissingDataError
 from common.train import train
 
@@ -142,3 +143,42 @@ def test_missing_image_folder_names_the_layout(make_config, tmp_path):
     cfg = make_config("preset=paper", f"paths.data_dir={tmp_path}", "logger=none")
     with pytest.raises(MissingDataError, match=r"imagenet/train/<class>/<image>.JPEG"):
         train(cfg)
+
+
+def test_any_idx_set_by_config(make_config, tmp_path):
+    """Another data set in MNIST's IDX layout, named by data.idx (the issue's clothing images)."""
+    folder = tmp_path / "fashion"
+    write_fake_mnist(folder)
+    for path in folder.iterdir():  # other file names than MNIST's
+        path.rename(folder / path.name.replace("t10k", "test").replace("-ubyte", ""))
+    idx = [
+        "data.idx.folder=fashion",
+        "data.idx.train_images=train-images-idx3",
+        "data.idx.train_labels=train-labels-idx1",
+        "data.idx.test_images=test-images-idx3",
+        "data.idx.test_labels=test-labels-idx1",
+    ]
+    cfg = make_config("data=mnist", f"paths.data_dir={tmp_path}", "data.val_size=5", *idx)
+    module = build(cfg.data)
+    with pytest.raises(DataIntegrityError, match="its decompressed MD5 differs"):
+        module.setup()  # the MD5s are MNIST's
+    cfg = make_config(
+        "data=mnist",
+        f"paths.data_dir={tmp_path}",
+        "data.val_size=5",
+        *idx,
+        "data.verify_checksums=false",
+    )
+    module = build(cfg.data)
+    module.setup()
+    assert len(module.splits["train"]) == 25 and len(module.splits["test"]) == 10
+    with pytest.raises(DataIntegrityError, match=r"data.idx has unknown keys \['colour'\]"):
+        data.load_mnist(tmp_path, tmp_path / "cache", idx={"colour": "x"})
+
+
+def test_a_verifying_run_never_reads_an_unverified_cache(tmp_path):
+    """Once files were decoded without the MD5 check, a run that asks for it still checks."""
+    write_fake_mnist(tmp_path / "mnist")  # random files: not the official MD5s
+    data.load_mnist(tmp_path, tmp_path / "cache", verify_checksums=False)
+    with pytest.raises(DataIntegrityError, match="its decompressed MD5 differs"):
+        data.load_mnist(tmp_path, tmp_path / "cache", verify_checksums=True)

@@ -3,7 +3,7 @@ this code gives the verdict its kept result in ``reports/<paper>/results/`` reco
 
 Minutes on 2 CPU cores: AlexNet's lrn about 25 (needs CIFAR-10 in the data directory), the DBN's
 up-down claim about 3 (needs MNIST), the GAN's Proposition 1 about 12, greedy's
-Gaussian-vs-binomial about 4, the LSTM's temporal order about 9. A claim whose data is not here
+Gaussian-vs-binomial about 1, the LSTM's temporal order about 9. A claim whose data is not here
 is skipped, saying what is missing."""
 
 import json
