@@ -14,6 +14,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Protocol
 
+from common.registry import Reported
+
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = (
     "reproduced",
     "partly",
@@ -163,6 +165,13 @@ class AtMost:
         return (PARTLY if worst <= self.partly else NOT_REPRODUCED), why
 
 
+def percent(reported: Reported, digits: int | None = None) -> str:
+    """A reported rate as the paper writes it: 0.407 -> "40.7%" (``digits`` after the point:
+    0.02 -> "2.0%" with 1)."""
+    value = reported.value * 100
+    return f"{value:g}%" if digits is None else f"{value:.{digits}f}%"
+
+
 @dataclass(frozen=True)
 class Arm:
     name: str
@@ -174,7 +183,7 @@ class Claim:
     id: str
     statement: str  # in our own words
     source: str  # "Section 3.3", "Figure 1"
-    paper: str  # the paper's number(s), with the metric definition
+    paper: str  # the paper's number(s) in words, formatted from ``reported`` (never typed)
     measure: str  # the summary metric each run contributes, e.g. "test/error"
     rule: Rule
     arms: tuple[Arm, ...]
@@ -183,3 +192,5 @@ class Claim:
     minutes: float = 0.0  # per run on 2 CPU cores, as measured
     not_run_here: str = ""  # why it cannot run on a CPU (with the paper-scale command)
     curve: str = ""  # a per-epoch metric to plot as learning curves, e.g. "train/error"
+    # The entries of the paper's ``paper.py`` this claim tests; a rule's target is one of them.
+    reported: tuple[Reported, ...] = ()

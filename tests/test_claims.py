@@ -1,6 +1,7 @@
 """Claims: each rule gives each verdict on matching numbers, and the whole chain (runs, verdict,
 report with plot) works on tiny data with a tiny budget."""
 
+import importlib
 import json
 import math
 
@@ -21,6 +22,7 @@ from common.claims import (
     mean_and_error,
 )
 from common.config import build, compose
+from common.registry import Reported
 from common.validate import validate
 
 
@@ -182,3 +184,35 @@ def test_every_arm_of_every_claim_composes_and_passes_the_config_check(name, cla
     validate(cfg)
     build(cfg.data)
     build(cfg.model)
+
+
+ALL_CLAIMS = [
+    pytest.param(name, claim, id=f"{name}-{claim.id}")
+    for name in registry.available()
+    for claim in registry.claims(name)
+]
+
+
+def paper_target(rule) -> float | None:
+    """The number of the paper a rule compares with, if it compares with one."""
+    if isinstance(rule, Matches):
+        return rule.value
+    if isinstance(rule, RatioAtLeast):
+        return rule.target
+    return getattr(rule, "paper", None)  # e.g. the LSTM's FewerSequences
+
+
+@pytest.mark.parametrize(("name", "claim"), ALL_CLAIMS)
+def test_a_claims_target_is_the_number_paper_py_reports(name, claim):
+    """The paper's numbers are written once, in paper.py: a rule's target is one of the entries
+    the claim names, and each of those is the paper's own (not typed again in claims.py)."""
+    paper = importlib.import_module(f"papers.{name}.paper")
+    known = {*registry.get(name).reported}
+    known |= {v for v in vars(paper).values() if isinstance(v, Reported)}
+    tables = [v for v in vars(paper).values() if isinstance(v, dict)]  # e.g. TABLE_2["top1"]
+    known |= {r for t in tables for r in t.values() if isinstance(r, Reported)}
+    assert all(r in known for r in claim.reported), claim.id
+    target = paper_target(claim.rule)
+    theoretical = "beyond the paper" in claim.source or "no number" in claim.paper
+    if target is not None and target != 0 and not theoretical:
+        assert target in {r.value for r in claim.reported}, claim.id

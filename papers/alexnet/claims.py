@@ -3,7 +3,19 @@ run on CIFAR-10 from the data directory at reduced scale: Figure 1 and Section 3
 four-layer net (recipe alexnet/four_layer), Sections 3.4-5 with the scaled AlexNet (recipe
 alexnet/cifar10). Budgets and minutes per run were measured on one core of this machine."""
 
-from common.claims import Arm, Claim, Lower, Matches, RatioAtLeast
+from common.claims import Arm, Claim, Lower, Matches, RatioAtLeast, percent
+from common.registry import Reported
+from papers.alexnet.paper import (
+    FOUR_LAYER as SECTION_3_3,
+)
+from papers.alexnet.paper import (
+    MIDDLE_LAYER_LOSS,
+    OVERLAP_GAIN,
+    RELU_SPEEDUP,
+    RELU_TARGET_ERROR,
+    TABLE_1,
+    TABLE_2,
+)
 
 PAPER_SCALE = "python scripts/train.py paper=alexnet preset=paper trainer=ddp"
 
@@ -12,7 +24,15 @@ SCALED = ("data=alexnet/cifar10", "recipe=alexnet/cifar10")
 FULL = Arm("full")  # the scaled AlexNet as the paper trains it; shared by the ablations below
 
 
-def ablation(id: str, statement: str, source: str, paper: str, arm: Arm, measure: str) -> Claim:
+def ablation(
+    id: str,
+    statement: str,
+    source: str,
+    paper: str,
+    arm: Arm,
+    measure: str,
+    reported: tuple[Reported, ...] = (),
+) -> Claim:
     """A Section 3.4-5 claim: the full scaled AlexNet against one ablation of it."""
     return Claim(
         id=id,
@@ -25,44 +45,51 @@ def ablation(id: str, statement: str, source: str, paper: str, arm: Arm, measure
         overrides=SCALED,
         seeds=(0, 1),  # two seeds: six configurations of about 2 minutes fit the CPU budget
         minutes=2.0,
+        reported=reported,
     )
 
 
 CLAIMS = (
     Claim(
         id="relu-vs-tanh",
-        statement="with ReLUs the four-layer net reaches 25% training error on CIFAR-10 about "
-        "six times sooner than with tanh units",
+        statement=f"with ReLUs the four-layer net reaches {percent(RELU_TARGET_ERROR)} training "
+        f"error on CIFAR-10 about {RELU_SPEEDUP.value:g} times sooner than with tanh units",
         source="Figure 1",
-        paper="ReLU reaches 25% training error six times faster than tanh (Figure 1 caption)",
+        paper=f"ReLU reaches {percent(RELU_TARGET_ERROR)} training error {RELU_SPEEDUP.value:g} "
+        "times faster than tanh (Figure 1 caption)",
         measure="train/epochs_to_target",
-        rule=RatioAtLeast("tanh", "relu", target=6.0, partly=2.0),
+        rule=RatioAtLeast("tanh", "relu", target=RELU_SPEEDUP.value, partly=2.0),
         arms=(Arm("relu"), Arm("tanh", ("model.four_layer.activation=tanh",))),
         # a 5,000-image subset; tanh runs stop at 40 epochs, so its count is then a lower bound
         overrides=(*FOUR_LAYER, "data.train_size=5000", "model.stop_at_target=true"),
         seeds=(0, 1, 2),
         minutes=3.4,
         curve="train/error",
+        reported=(RELU_SPEEDUP, RELU_TARGET_ERROR),
     ),
     Claim(
         id="lrn",
         statement="local response normalisation lowers the four-layer net's CIFAR-10 test error",
         source="Section 3.3",
-        paper="13% test error without normalisation, 11% with",
+        paper=f"{percent(SECTION_3_3[False])} test error without normalisation, "
+        f"{percent(SECTION_3_3[True])} with",
         measure="test/error",
         rule=Lower(better="lrn", worse="no-lrn"),
         arms=(Arm("lrn", ("model.four_layer.lrn=true",)), Arm("no-lrn")),
         overrides=(*FOUR_LAYER, "data.train_size=10000", "trainer.max_epochs=6"),
         seeds=(0, 1, 2),
         minutes=3.9,
+        reported=(SECTION_3_3[False], SECTION_3_3[True]),
     ),
     ablation(
         "overlapping-pooling",
         "overlapping pooling (z=3, s=2) gives a lower test error than z=s=2",
         "Section 3.4",
-        "top-1 error 0.4% lower, top-5 0.3% lower (ILSVRC)",
+        f"top-1 error {percent(OVERLAP_GAIN['top1'])} lower, top-5 "
+        f"{percent(OVERLAP_GAIN['top5'])} lower (ILSVRC)",
         Arm("non-overlapping", ("model.net.pooling=non_overlapping",)),
         "test/error",
+        (OVERLAP_GAIN["top1"], OVERLAP_GAIN["top5"]),
     ),
     ablation(
         "overlapping-pooling-overfit",
@@ -96,38 +123,48 @@ CLAIMS = (
         "remove-conv3",
         "removing the middle convolutional layer conv3 raises the test error",
         "Section 7",
-        "about 2% higher top-1 error (ILSVRC) for removing any middle layer",
+        f"about {percent(MIDDLE_LAYER_LOSS)} higher top-1 error (ILSVRC) for removing any "
+        "middle layer",
         Arm("no-conv3", ("model.net.remove_conv=3",)),
         "test/error",
+        (MIDDLE_LAYER_LOSS,),
     ),
     ablation(
         "remove-conv4",
         "removing the middle convolutional layer conv4 raises the test error",
         "Section 7",
-        "about 2% higher top-1 error (ILSVRC) for removing any middle layer",
+        f"about {percent(MIDDLE_LAYER_LOSS)} higher top-1 error (ILSVRC) for removing any "
+        "middle layer",
         Arm("no-conv4", ("model.net.remove_conv=4",)),
         "test/error",
+        (MIDDLE_LAYER_LOSS,),
     ),
     Claim(
         id="ilsvrc2012",
-        statement="one AlexNet reaches 40.7% top-1 and 18.2% top-5 error on ILSVRC-2012 val",
+        statement=f"one AlexNet reaches {percent(TABLE_2['top1'])} top-1 and "
+        f"{percent(TABLE_2['top5'])} top-5 error on ILSVRC-2012 val",
         source="Table 2",
-        paper="top-1 40.7%, top-5 18.2% (validation, 10-patch test)",
+        paper=f"top-1 {percent(TABLE_2['top1'])}, top-5 {percent(TABLE_2['top5'])} (validation, "
+        "10-patch test)",
         measure="test/error",
-        rule=Matches("alexnet", 0.407, tolerance=0.01, partly_tolerance=0.03),
+        rule=Matches("alexnet", TABLE_2["top1"].value, tolerance=0.01, partly_tolerance=0.03),
         arms=(Arm("alexnet", ("preset=paper", "trainer=ddp")),),
         seeds=(0,),
         not_run_here=f"needs ILSVRC-2012 (about 150 GB) and GPUs: `{PAPER_SCALE}`",
+        reported=(TABLE_2["top1"], TABLE_2["top5"]),
     ),
     Claim(
         id="ilsvrc2010",
-        statement="AlexNet reaches 37.5% top-1 and 17.0% top-5 error on the ILSVRC-2010 test set",
+        statement=f"AlexNet reaches {percent(TABLE_1['top1'])} top-1 and "
+        f"{percent(TABLE_1['top5'])} top-5 error on the ILSVRC-2010 test set",
         source="Table 1",
-        paper="top-1 37.5%, top-5 17.0% (test, 10-patch test)",
+        paper=f"top-1 {percent(TABLE_1['top1'])}, top-5 {percent(TABLE_1['top5'])} (test, "
+        "10-patch test)",
         measure="test/error",
-        rule=Matches("alexnet", 0.375, tolerance=0.01, partly_tolerance=0.03),
+        rule=Matches("alexnet", TABLE_1["top1"].value, tolerance=0.01, partly_tolerance=0.03),
         arms=(Arm("alexnet", ("preset=paper", "trainer=ddp")),),
         seeds=(0,),
         not_run_here=f"needs ILSVRC-2010 and GPUs: `{PAPER_SCALE} data.root=<ILSVRC-2010 folder>`",
+        reported=(TABLE_1["top1"], TABLE_1["top5"]),
     ),
 )

@@ -59,6 +59,12 @@ def _table_1() -> tuple[Reported, ...]:
     return tuple(rows)
 
 
+def table_1(model: str, metric: str = "test/parzen_ll") -> Reported:
+    """Table 1's entry of ``model`` ("Adversarial nets", "DBN", ...) for ``metric``."""
+    (row,) = [r for r in PAPER.reported if r.setting == f"{model}, MNIST" and r.metric == metric]
+    return row
+
+
 PAPER = Paper(
     name="gan",
     title="Generative Adversarial Nets",

@@ -109,3 +109,15 @@ def reported_for_run(initialisation: str, experiment: int) -> list[Reported]:
     """The Table 2 cells of one row (initialisation) and one experiment."""
     setting = f"{_EXPERIMENTS[experiment]}, initialisation={initialisation}"
     return [r for r in PAPER.reported if r.setting == setting]
+
+
+def table_2(initialisation: str, experiment: int = 2, metric: str = "test/error") -> Reported:
+    """One Table 2 cell: the row ``initialisation``, the column of ``experiment``."""
+    (cell,) = [r for r in reported_for_run(initialisation, experiment) if r.metric == metric]
+    return cell
+
+
+def table_1(row: int, metric: str) -> Reported:
+    """One Table 1 cell: ``row`` (1-6) for ``test/abalone_mse`` or ``test/cotton_error``."""
+    (cell,) = [r for r in PAPER.reported if r.metric == metric and f"row {row}:" in r.setting]
+    return cell

@@ -26,6 +26,8 @@ from common.claims import (
     Lower,
     Matches,
 )
+from common.registry import Reported
+from papers.lstm.paper import reported_for_run
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,29 @@ REBER_SLOW = (*REBER_ONLINE, "task_options={learning_rate:0.1}", "trainer.max_ep
 CONTINUAL = ("task=continual", *ONLINE)
 FORGET_GATE_OPEN = ("model.network=forget_gate", "model.forget_gate_bias=[0.5,1.0,1.5,2.0]")
 
+
+def paper_sequences(task: str, **variation: object) -> Reported:
+    """The paper's mean number of training sequences for ``task`` (its default variation,
+    updated by ``variation``)."""
+    (row,) = [
+        r for r in reported_for_run(task, variation) if r.metric == "train/sequences_to_success"
+    ]
+    return row
+
+
+ADDING_T100 = paper_sequences("4")
+TEMPORAL_ORDER_6A = paper_sequences("6a")
+TWO_SEQUENCE_3A = paper_sequences("3a")
+LAGS_2C = paper_sequences("2c", q=50, p=50)
+LAGS_2A = paper_sequences("2a")
+REBER_FAST = paper_sequences("1")
+REBER_SLOW_RATE = paper_sequences("1", learning_rate=0.1)
+
+
+def thousands(reported: Reported) -> str:
+    return f"{reported.value:,.0f}"
+
+
 CLAIMS = (
     Claim(
         id="adding-t100",
@@ -107,10 +132,11 @@ CLAIMS = (
         "adding problem with T = 100 to the paper's stopping rule, in about as many training "
         "sequences as the paper reports",
         source="Section 5.4, Table 7",
-        paper="ST3(0.01) after 74,000 sequences (mean of 10 trials); 1 of 2560 test sequences "
-        "wrong (|error| >= 0.04)",
+        paper=f"ST3(0.01) after {thousands(ADDING_T100)} sequences (mean of 10 trials); 1 of "
+        "2560 test sequences wrong (|error| >= 0.04)",
         measure="train/sequences_to_stop",
-        rule=FewerSequences("lstm1997", paper=74_000),
+        rule=FewerSequences("lstm1997", paper=ADDING_T100.value),
+        reported=(ADDING_T100,),
         arms=(Arm("lstm1997"),),
         overrides=ADDING_ONLINE,
         seeds=(0,),
@@ -120,7 +146,7 @@ CLAIMS = (
         id="rnn-fails-adding-t100",
         statement="a tanh RNN trained with full BPTT (7 units, 85 weights; the LSTM has 93) does "
         "not learn the adding problem with T = 100 within 80,000 sequences, a little more than "
-        "the paper's LSTM needs (74,000)",
+        f"the paper's LSTM needs ({thousands(ADDING_T100)})",
         source="Section 5.4 (no other recurrent net algorithm had solved it); Section 5 intro",
         paper="not solved by any earlier recurrent net algorithm (no number)",
         measure="test/success",
@@ -135,10 +161,11 @@ CLAIMS = (
         "temporal order problem with two relevant symbols (4 classes) to the paper's stopping "
         "rule, in about as many training sequences as the paper reports",
         source="Section 5.6, Table 9",
-        paper="stopped after 31,390 sequences (mean of 20 trials); 1 of 2560 test sequences "
-        "wrong (some output's |error| >= 0.3)",
+        paper=f"stopped after {thousands(TEMPORAL_ORDER_6A)} sequences (mean of 20 trials); 1 of "
+        "2560 test sequences wrong (some output's |error| >= 0.3)",
         measure="train/sequences_to_stop",
-        rule=FewerSequences("lstm1997", paper=31_390),
+        rule=FewerSequences("lstm1997", paper=TEMPORAL_ORDER_6A.value),
+        reported=(TEMPORAL_ORDER_6A,),
         arms=(Arm("lstm1997"),),
         overrides=TEMPORAL_ORDER,
         minutes=3.0,
@@ -149,10 +176,11 @@ CLAIMS = (
         "et al.'s two-sequence problem (T = 100, N = 3) to the paper's stopping rule ST2, in "
         "about as many training sequences as the paper reports",
         source="Section 5.3, Table 4",
-        paper="ST2 after 39,850 sequences (mean of 10 trials): none of 256 test sequences "
-        "misclassified and mean absolute test error below 0.01",
+        paper=f"ST2 after {thousands(TWO_SEQUENCE_3A)} sequences (mean of 10 trials): none of 256 "
+        "test sequences misclassified and mean absolute test error below 0.01",
         measure="train/sequences_to_stop",
-        rule=FewerSequences("lstm1997", paper=39_850),
+        rule=FewerSequences("lstm1997", paper=TWO_SEQUENCE_3A.value),
+        reported=(TWO_SEQUENCE_3A,),
         arms=(Arm("lstm1997"),),
         overrides=TWO_SEQUENCE,
         minutes=5.0,
@@ -163,10 +191,11 @@ CLAIMS = (
         "bridges a minimal lag of q = 50 steps among p = 50 distractor symbols (Exp. 2c) to the "
         "paper's stopping rule, in about as many training sequences as the paper reports",
         source="Section 5.2, Table 3",
-        paper="success after 30,000 sequences for q = p = 50 (mean of 20 trials): the final "
-        "output's |error| below 0.2 on 10,000 successive test sequences",
+        paper=f"success after {thousands(LAGS_2C)} sequences for q = p = 50 (mean of 20 trials): "
+        "the final output's |error| below 0.2 on 10,000 successive test sequences",
         measure="train/sequences_to_stop",
-        rule=FewerSequences("lstm1997", paper=30_000),
+        rule=FewerSequences("lstm1997", paper=LAGS_2C.value),
+        reported=(LAGS_2C,),
         arms=(Arm("lstm1997"),),
         overrides=VERY_LONG_LAGS,
         minutes=5.0,
@@ -175,10 +204,10 @@ CLAIMS = (
         id="rnn-fails-2a",
         statement="a tanh RNN trained with full BPTT (10 units) does not learn Exp. 2a, noise-"
         "free sequences with a lag of p = 100, within 20,000 sequences, four times what the "
-        "paper's LSTM needs (5,040)",
+        f"paper's LSTM needs ({thousands(LAGS_2A)})",
         source="Section 5.2, Table 2",
         paper="RTRL and BPTT: 0% of trials successful after 5 million sequences; LSTM 100% after "
-        "5,040",
+        f"{thousands(LAGS_2A)}",
         measure="test/success",
         rule=Matches("tanh_rnn", 0.0, tolerance=0.0, partly_tolerance=0.34),
         arms=(Arm("tanh_rnn", ("model.network=tanh_rnn", "model.hidden_size=10")),),
@@ -192,7 +221,8 @@ CLAIMS = (
         "(T = 100) is still learned: after 150,000 sequences the mean absolute test error is at "
         "most 0.04, the paper's tolerance for a correct sequence, with and without the forget gate",
         source="Section 5.4, Table 7 (the 1997 network); Gers, Schmidhuber & Cummins 2000",
-        paper="1997 network: ST3(0.01) after 74,000 sequences (mean |error| below 0.01)",
+        paper=f"1997 network: ST3(0.01) after {thousands(ADDING_T100)} sequences (mean |error| "
+        "below 0.01)",
         measure="test/mean_abs_error",
         rule=AtMost(limit=0.04, partly=0.08),  # a network that outputs the mean target: 0.16
         arms=(
@@ -208,9 +238,11 @@ CLAIMS = (
         statement="the 1997 LSTM (3 blocks of 2 cells, learning rate 0.5) learns the embedded "
         "Reber grammar: all 256 training and 256 test strings predicted correctly",
         source="Section 5.1, Table 1",
-        paper="success after 8,440 sequences (mean of 30 trials; 3,800 to 24,100), 100% of trials",
+        paper=f"success after {thousands(REBER_FAST)} sequences (mean of 30 trials; 3,800 to "
+        "24,100), 100% of trials",
         measure="train/sequences_to_stop",
-        rule=FewerSequences("lstm1997", paper=8_440),
+        rule=FewerSequences("lstm1997", paper=REBER_FAST.value),
+        reported=(REBER_FAST,),
         arms=(Arm("lstm1997"),),
         overrides=REBER,
         minutes=1.5,
@@ -221,9 +253,11 @@ CLAIMS = (
         "0.1, learns the embedded Reber grammar in about as many strings as the paper reports "
         "(added after the runs at 0.5 failed; the paper reports both rates)",
         source="Section 5.1, Table 1",
-        paper="success after 21,730 sequences (mean of 30 trials), 100% of trials",
+        paper=f"success after {thousands(REBER_SLOW_RATE)} sequences (mean of 30 trials), 100% of "
+        "trials",
         measure="train/sequences_to_stop",
-        rule=FewerSequences("lstm1997", paper=21_730),
+        rule=FewerSequences("lstm1997", paper=REBER_SLOW_RATE.value),
+        reported=(REBER_SLOW_RATE,),
         arms=(Arm("lstm1997"),),
         overrides=REBER_SLOW,
         minutes=3.0,
