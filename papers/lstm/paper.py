@@ -249,24 +249,13 @@ def reported_for_task(task: str, **variation: object) -> list[Reported]:
     return found
 
 
-# The variation each experiment runs with unless ``task_options`` say otherwise (tasks.SETTINGS).
-DEFAULT_VARIATIONS: dict[str, dict[str, object]] = {
-    "1": {"n_blocks": 3, "block_size": 2, "learning_rate": 0.5},
-    "2a": {"p": 100},
-    "2b": {"p": 100},
-    "2c": {"q": 100, "p": 100},
-    "3a": {"T": 100, "N": 3},
-    "3b": {"T": 100, "N": 3},
-    "3c": {"T": 100, "N": 3},
-    "4": {"T": 100},
-    "5": {"T": 100, "n_seq": 140},
-}
-
-
 def reported_for_run(task: str | int, task_options: dict[str, object]) -> list[Reported]:
     """The reported numbers of the set-up a run uses: ``task`` with its default variation, updated
     by ``task_options`` (e.g. ``reported_for_run("4", {"T": 500})``). ``task`` may be an integer,
     as Hydra reads ``task=4``."""
+    from papers.lstm.tasks import TASKS, variations  # torch: imported only when a run asks
+
     task = str(task)
-    variation = {**DEFAULT_VARIATIONS.get(task, {}), **task_options}
+    defaults = variations(task) if task in TASKS else {}  # "continual" reports no numbers
+    variation = {**defaults, **task_options}
     return reported_for_task(task, **variation)

@@ -14,9 +14,11 @@ target coming at the last one.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -715,32 +717,27 @@ def _continual_settings(
 
 _SETTINGS_BUILDERS: dict[str, Callable[..., TaskSettings]] = {
     "1": _reber_settings,
-    "2a": lambda **kw: _lag_settings("2a", **kw),
-    "2b": lambda **kw: _lag_settings("2b", **kw),
+    "2a": partial(_lag_settings, "2a"),
+    "2b": partial(_lag_settings, "2b"),
     "2c": _very_long_lag_settings,
-    "3a": lambda **kw: _two_sequence_settings("3a", **kw),
-    "3b": lambda **kw: _two_sequence_settings("3b", **kw),
-    "3c": lambda **kw: _two_sequence_settings("3c", **kw),
+    "3a": partial(_two_sequence_settings, "3a"),
+    "3b": partial(_two_sequence_settings, "3b"),
+    "3c": partial(_two_sequence_settings, "3c"),
     "4": _adding_settings,
     "5": _multiplication_settings,
-    "6a": lambda: _temporal_order_settings("6a"),
-    "6b": lambda: _temporal_order_settings("6b"),
+    "6a": partial(_temporal_order_settings, "6a"),
+    "6b": partial(_temporal_order_settings, "6b"),
     "continual": _continual_settings,
 }
-_BUILDER_PARAMS = {
-    "1": ("n_blocks", "block_size", "learning_rate"),
-    "2a": ("p",),
-    "2b": ("p",),
-    "2c": ("q", "p"),
-    "3a": ("T", "N"),
-    "3b": ("T", "N"),
-    "3c": ("T", "N"),
-    "4": ("T",),
-    "5": ("T", "n_seq"),
-    "6a": (),
-    "6b": (),
-    "continual": ("n_strings", "test_strings", "n_blocks", "block_size", "learning_rate"),
-}
+
+
+def variations(task: str) -> dict[str, Any]:
+    """The paper's variations of ``task`` and their defaults: its builder's keyword arguments,
+    where they are written once (e.g. ``{"T": 100}`` for the adding problem)."""
+    parameters = inspect.signature(_SETTINGS_BUILDERS[task]).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
 # The paper's experiments (Section 5); "continual" is beyond the paper (Gers et al. 2000).
 TASKS: tuple[str, ...] = tuple(task for task in _SETTINGS_BUILDERS if task != "continual")
 
@@ -751,15 +748,16 @@ def task_settings(task: str, **overrides: Any) -> TaskSettings:
     beyond them, any field of :class:`TaskSettings` replaced (e.g. ``learning_rate=0.1``)."""
     if task not in _SETTINGS_BUILDERS:
         raise ValueError(f"task must be one of {', '.join(_SETTINGS_BUILDERS)}; got {task!r}")
-    variations = {k: v for k, v in overrides.items() if k in _BUILDER_PARAMS[task]}
-    settings = _SETTINGS_BUILDERS[task](**variations)
-    replaced = {k: v for k, v in overrides.items() if k not in variations}
+    allowed = variations(task)
+    chosen = {k: v for k, v in overrides.items() if k in allowed}
+    settings = _SETTINGS_BUILDERS[task](**chosen)
+    replaced = {k: v for k, v in overrides.items() if k not in chosen}
     fields = {f.name for f in dataclasses.fields(TaskSettings)} - {"task"}
     unknown = sorted(set(replaced) - fields)
     if unknown:
         raise ValueError(
             f"unknown setting(s) {', '.join(unknown)} for task {task}; its variations are "
-            f"{', '.join(_BUILDER_PARAMS[task]) or 'none'}; other settings: "
+            f"{', '.join(allowed) or 'none'}; other settings: "
             f"{', '.join(sorted(fields))}"
         )
     return dataclasses.replace(settings, **replaced)

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from common.registry import get
 from papers.lstm import tasks
-from papers.lstm.paper import PAPER, reported_for_task
+from papers.lstm.paper import PAPER, reported_for_run, reported_for_task
 
 # The Reber grammar of Figure 3 as a regular expression, derived by hand from the graph.
 REBER = r"B(TS*X(XT*VP)*(S|XT*VV)|PT*V(V|P(XT*VP)*(S|XT*VV)))E"
@@ -367,3 +367,13 @@ def test_a_run_is_compared_with_its_own_variation_only():
         reported = PAPER.reported_for(OmegaConf.create({"task": task, "task_options": None}))
         assert {r.setting.split(";")[0] for r in reported} == {"task=4 T=100"}
         assert {r.metric: r.value for r in reported}["train/sequences_to_success"] == 74_000
+
+
+def test_each_experiments_variations_are_its_builders_defaults_written_once():
+    assert tasks.variations("4") == {"T": 100}
+    assert tasks.variations("1") == {"n_blocks": 3, "block_size": 2, "learning_rate": 0.5}
+    assert tasks.variations("2c") == {"q": 100, "p": 100}
+    assert tasks.variations("6a") == {}
+    # the summary picks the paper's numbers of the default variation from the same place
+    (row,) = [r for r in reported_for_run("2c", {}) if r.metric == "train/sequences_to_success"]
+    assert row.setting.startswith("task=2c q=100 p=100;") and row.value == 31_000
