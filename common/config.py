@@ -7,7 +7,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import get_class
+from hydra.utils import get_class, get_method
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from common.errors import RunFolderError
@@ -18,6 +18,21 @@ CONFIG_DIR = ROOT / "configs"
 
 if not OmegaConf.has_resolver("landmarks_root"):
     OmegaConf.register_new_resolver("landmarks_root", lambda: str(ROOT))
+
+
+def call(target: str, *args: Any) -> Any:
+    """``target(*args)`` for a function of a paper's package (resolver ``landmarks_call``), e.g.
+    ``${landmarks_call:papers.lstm.tasks.table_10,${task},${task_options}}``: a value the code
+    computes, shown in the config (``--cfg job --resolve``) and recorded with the run."""
+    if not target.startswith("papers."):
+        raise ValueError(f"landmarks_call: {target!r} is not a function of a paper's package")
+    plain = [OmegaConf.to_container(a) if OmegaConf.is_config(a) else a for a in args]
+    value = get_method(target)(*plain)
+    return OmegaConf.create(value) if isinstance(value, dict | list) else value
+
+
+if not OmegaConf.has_resolver("landmarks_call"):
+    OmegaConf.register_new_resolver("landmarks_call", call)
 if not OmegaConf.has_resolver("landmarks_run_token"):
     OmegaConf.register_new_resolver("landmarks_run_token", run_token, use_cache=True)
 

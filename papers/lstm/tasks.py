@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -819,3 +820,12 @@ def sequence_abs_error(outputs: Tensor, batch: Batch, settings: TaskSettings) ->
     steps = judged_steps(batch, settings).unsqueeze(-1)
     total = ((outputs - batch.eval_targets).abs() * steps).sum(dim=(1, 2))
     return total / (steps.sum(dim=(1, 2)) * outputs.shape[-1])
+
+
+def table_10(task: str | int, task_options: Any = None) -> dict[str, Any]:
+    """The settings a run of ``task`` uses (Tables 10 and 11 with its variation), as plain values:
+    the config shows them as ``paper.table_10`` (``--cfg job --resolve``) and the run's W&B
+    config keeps them resolved, so a run records the exact row it trained."""
+    options = dict(task_options or {})
+    settings = task_settings(str(task), **options)
+    return json.loads(json.dumps(dataclasses.asdict(settings), default=str))

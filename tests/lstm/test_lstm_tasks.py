@@ -377,3 +377,15 @@ def test_each_experiments_variations_are_its_builders_defaults_written_once():
     # the summary picks the paper's numbers of the default variation from the same place
     (row,) = [r for r in reported_for_run("2c", {}) if r.metric == "train/sequences_to_success"]
     assert row.setting.startswith("task=2c q=100 p=100;") and row.value == 31_000
+
+
+def test_the_config_shows_each_rows_table_10_settings(tmp_path):
+    """paper.table_10 is computed from the one place the settings are written (tasks.py)."""
+    from common.config import compose
+
+    cfg = compose(["experiment=lstm/exp2c", "task_options={q:50,p:50}"], tmp_path)
+    shown = OmegaConf.to_container(cfg.paper.table_10, resolve=True)
+    settings = tasks.task_settings("2c", q=50, p=50)
+    assert shown["n_blocks"] == settings.n_blocks and shown["learning_rate"] == 0.01
+    assert shown["params"] == {"q": 50, "p": 50} and shown["stop"]["size"] == settings.stop.size
+    assert shown["bias"] == "none"
