@@ -78,7 +78,7 @@ def test_summary_sets_only_the_runs_own_reported_numbers_beside_ours(make_config
     assert alexnet.reported_for(make_config()) == alexnet.reported  # ImageNet's, all of them
     greedy = registry.get("greedy")
     chosen = greedy.reported_for(
-        make_config("paper=greedy", "model.init=none", "model.experiment=3")
+        make_config("paper=greedy", "model.init=none", "model.table_2_column=3")
     )
     assert [(r.metric, r.value) for r in chosen] == [("test/error", 0.022), ("train/error", 0.0059)]
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from common.checks import check_choice
 from papers.alexnet import augment
 from papers.alexnet.model import AlexNet, FourLayerNet
 
@@ -16,7 +17,7 @@ from papers.alexnet.model import AlexNet, FourLayerNet
 class AlexNetModule(L.LightningModule):
     """Args (all plain values, saved as hyperparameters so a checkpoint rebuilds the module):
     net: keyword arguments of :class:`AlexNet`.
-    architecture: "alexnet", or "four_layer" for the CIFAR-10 net of Figure 1 and Section 3.3
+    network: "alexnet", or "four_layer" for the CIFAR-10 net of Figure 1 and Section 3.3
         (:class:`FourLayerNet`, built from ``four_layer``'s keyword arguments instead of ``net``).
     image_size, channels: of the images the DataModule serves (256 and 3 in the paper).
     crop: side of the training / test crops (224 in the paper).
@@ -51,7 +52,7 @@ class AlexNetModule(L.LightningModule):
         weight_decay: float = 5e-4,
         lr_factor: float = 0.1,
         lr_patience: int = 5,
-        architecture: str = "alexnet",
+        network: str = "alexnet",
         four_layer: dict[str, Any] | None = None,
         target_train_error: float | None = None,
         stop_at_target: bool = False,
@@ -61,12 +62,9 @@ class AlexNetModule(L.LightningModule):
         if crop > image_size:
             raise ValueError(f"crop={crop} is larger than the images ({image_size})")
         self.save_hyperparameters(logger=False)  # the run config already holds them
-        if architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"architecture={architecture!r}; choose one of {sorted(ARCHITECTURES)}"
-            )
-        kwargs = net if architecture == "alexnet" else (four_layer or {})
-        self.net = ARCHITECTURES[architecture](in_channels=channels, input_size=crop, **kwargs)
+        check_choice("network", network, NETWORKS)
+        kwargs = net if network == "alexnet" else (four_layer or {})
+        self.net = NETWORKS[network](in_channels=channels, input_size=crop, **kwargs)
         # Training-set statistics, filled in once by setup() and kept in every checkpoint.
         self.register_buffer("mean_image", torch.zeros(channels, image_size, image_size))
         self.register_buffer("eigenvalues", torch.zeros(3))
@@ -186,4 +184,4 @@ class AlexNetModule(L.LightningModule):
         }
 
 
-ARCHITECTURES = {"alexnet": AlexNet, "four_layer": FourLayerNet}
+NETWORKS = {"alexnet": AlexNet, "four_layer": FourLayerNet}

@@ -88,7 +88,7 @@ MIDDLE_LAYER_LOSS = Reported(
 def select_reported(cfg) -> tuple[Reported, ...]:
     """Section 3.3's CIFAR-10 number for the four-layer net; none for the scaled AlexNet on
     CIFAR-10 (the paper reports no such number); the ImageNet tables otherwise."""
-    if cfg.model.get("architecture") == "four_layer":
+    if cfg.model.get("network") == "four_layer":
         return (FOUR_LAYER[bool(cfg.model.four_layer.lrn)],)
     if cfg.data.get("dataset") == "cifar10":
         return ()

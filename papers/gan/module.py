@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 
+from common.checks import check_choice
 from papers.gan.conv import ConvDiscriminator, DeconvGenerator
 from papers.gan.figures import plot_sample_grid
 from papers.gan.game import AdversarialGame
@@ -18,7 +19,7 @@ from papers.gan.parzen import parzen_evaluation, select_sigma
 from papers.gan.schedule import Schedule
 
 PREPROCESSING = ("unit", "gcn")
-ARCHITECTURES = ("fully_connected", "convolutional")
+NETWORKS = ("fully_connected", "convolutional")
 
 
 def global_contrast_normalize(x: Tensor, scale: float = 55.0, min_divisor: float = 1e-8) -> Tensor:
@@ -33,7 +34,7 @@ class GANModule(AdversarialGame):
     """Args (plain values, saved as hyperparameters so a checkpoint rebuilds the module):
     channels, image_size: shape of the images the DataModule serves (1 and 28 for MNIST).
     generator, discriminator: keyword arguments of :class:`Generator` and :class:`Discriminator`
-        (their ``data_dim`` is channels * image_size**2), or with ``architecture="convolutional"``
+        (their ``data_dim`` is channels * image_size**2), or with ``network="convolutional"``
         of ``conv.py``'s :class:`DeconvGenerator` and :class:`ConvDiscriminator` (Figure 2d).
     k: discriminator steps per generator step (Algorithm 1; k = 1 in the paper).
     generator_objective: "non_saturating" (maximise log D(G(z)), Section 3, the authors' code)
@@ -51,7 +52,7 @@ class GANModule(AdversarialGame):
         of G's gradient over ``early_iterations`` iterations from the first one where the mean
         D(G(z)) is at most ``early_threshold`` (Section 3: does G's gradient vanish once D wins?
         1 starts at G's first step), and ``test/early_window_start``, that iteration.
-    architecture: "fully_connected" (MNIST, TFD, CIFAR-10 Fig. 2c) or "convolutional"
+    network: "fully_connected" (MNIST, TFD, CIFAR-10 Fig. 2c) or "convolutional"
         (CIFAR-10 Fig. 2d).
     """
 
@@ -72,20 +73,19 @@ class GANModule(AdversarialGame):
         eval_seed: int = 0,
         early_threshold: float = 1.0,
         early_iterations: int = 100,
-        architecture: str = "fully_connected",
+        network: str = "fully_connected",
     ) -> None:
         super().__init__()
         if preprocess not in PREPROCESSING:
             raise ValueError(f"preprocess must be one of {PREPROCESSING}; got {preprocess!r}")
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}; got {architecture!r}")
-        if architecture == "convolutional" and init_output_bias_from_marginals:
+        check_choice("network", network, NETWORKS)
+        if network == "convolutional" and init_output_bias_from_marginals:
             raise ValueError(
                 "the convolutional G has a linear output: set init_output_bias_from_marginals=false"
             )
         self.save_hyperparameters()
         self.start_game()
-        if architecture == "convolutional":
+        if network == "convolutional":
             self.generator = DeconvGenerator(self.image_shape, **generator)
             self.discriminator = ConvDiscriminator(self.image_shape, **discriminator)
         else:

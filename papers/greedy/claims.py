@@ -37,7 +37,7 @@ def row(init: str, experiment: int = 2) -> Arm:
     """A Table 2 row: pre-trained rows train 3 x PRETRAIN_EPOCHS epochs before fine-tuning."""
     pretrained = init in ("dbn", "autoassociator", "supervised")
     epochs = FINETUNE_EPOCHS + (3 * PRETRAIN_EPOCHS if pretrained else 0)
-    overrides = (f"model.init={init}", f"model.experiment={experiment}")
+    overrides = (f"model.init={init}", f"model.table_2_column={experiment}")
     return Arm(init, (*overrides, f"trainer.max_epochs={epochs}"))
 
 

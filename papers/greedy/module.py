@@ -39,7 +39,8 @@ class GreedyModule(L.LightningModule):
     task: "classification" (softmax output, error rate) or "regression" (linear output, mean
         squared error; Table 1's Abalone).
     init: the Table 2 row: "dbn", "autoassociator", "supervised", "none" or "shallow".
-    experiment: 2 (three hidden layers of ``width`` units) or 3 (the top one has 20 units);
+    table_2_column: Table 2's Experiment 2 (three hidden layers of ``width`` units) or 3 (the
+        top one has 20 units);
         "shallow" keeps only the top hidden layer (``width`` or 20 units).
     depth: number of hidden layers (3 in Table 2, 2 in Table 1).
     width: hidden units per layer (500 to 1000, chosen on validation, in Experiment 2).
@@ -60,7 +61,7 @@ class GreedyModule(L.LightningModule):
         n_outputs: int = 10,
         task: str = "classification",
         init: str = "dbn",
-        experiment: int = 2,
+        table_2_column: int = 2,
         width: int = 500,
         depth: int = 3,
         input_type: str = "binary",
@@ -76,7 +77,7 @@ class GreedyModule(L.LightningModule):
             raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}; got {task!r}")
         self.save_hyperparameters()
         self.automatic_optimization = False
-        hidden = hidden_sizes(experiment, width, depth)
+        hidden = hidden_sizes(table_2_column, width, depth)
         if init == "shallow":
             hidden = hidden[-1:]
         self.net = make_network(init, n_inputs, hidden, n_outputs, task)

@@ -100,7 +100,7 @@ PAPER = Paper(
     select_reported=lambda cfg: (
         []
         if cfg.model.task == "regression"
-        else reported_for_run(cfg.model.init, cfg.model.experiment)
+        else reported_for_run(cfg.model.init, cfg.model.table_2_column)
     ),
 )
 

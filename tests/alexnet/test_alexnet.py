@@ -170,7 +170,7 @@ def test_four_layer_net_follows_its_layout():
 
 
 FOUR_LAYER = (
-    "model.architecture=four_layer",
+    "model.network=four_layer",
     "model.crop=8",
     "model.flip=false",
     "trainer.max_epochs=3",

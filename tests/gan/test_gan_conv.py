@@ -78,7 +78,7 @@ def tiny_conv_module(**overrides) -> GANModule:
     kwargs = {
         "channels": 3,
         "image_size": 5,  # (2 - 1) * 3 + 2
-        "architecture": "convolutional",
+        "network": "convolutional",
         "preprocess": "gcn",
         "init_output_bias_from_marginals": False,
         "generator": {"hidden_dims": [6, 16], "map_shape": [4, 2, 2], "kernel_size": 2},
@@ -118,7 +118,7 @@ def test_convolutional_gan_trains_both_players(tmp_path):
 
 
 def test_convolutional_choices_are_checked():
-    with pytest.raises(ValueError, match="architecture must be one of"):
-        tiny_conv_module(architecture="recurrent")
+    with pytest.raises(ValueError, match="network must be one of"):
+        tiny_conv_module(network="recurrent")
     with pytest.raises(ValueError, match="set init_output_bias_from_marginals=false"):
         tiny_conv_module(init_output_bias_from_marginals=True)

@@ -62,8 +62,8 @@ def test_each_row_pretrains_its_layers_one_after_another_then_fine_tunes(
 
 
 def test_experiment_3_has_a_20_unit_top_layer_and_its_shallow_net_only_that_layer() -> None:
-    assert hidden_widths(module(experiment=3)) == [12, 12, 20]
-    assert hidden_widths(module(experiment=3, init="shallow")) == [20]
+    assert hidden_widths(module(table_2_column=3)) == [12, 12, 20]
+    assert hidden_widths(module(table_2_column=3, init="shallow")) == [20]
 
 
 def test_pretrain_update_is_the_rows_layer_wise_step_and_leaves_the_net_alone() -> None:
