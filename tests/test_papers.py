@@ -84,7 +84,7 @@ def test_summary_sets_only_the_runs_own_reported_numbers_beside_ours(make_config
 
 
 @pytest.mark.parametrize("name", PAPERS)
-def test_every_parameter_of_every_network_is_trained(name, make_config):
+def test_every_parameter_of_every_network_is_trained(name, make_config, tmp_path):
     """A short run through every stage of the paper's training (greedy layers, up-down,
     fine-tuning) moves every parameter: by gradients, or by the hand-written rules (contrastive
     divergence, up-down, the LSTM's truncated backward). A layer left out of training fails."""
@@ -101,6 +101,7 @@ def test_every_parameter_of_every_network_is_trained(name, make_config):
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        default_root_dir=tmp_path,  # where a module writes its figures
     )
     trainer.fit(model, datamodule=datamodule)
     untouched = [k for k, v in model.named_parameters() if torch.equal(v.detach(), before[k])]
