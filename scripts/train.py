@@ -1,4 +1,6 @@
-"""Train one paper: ``python scripts/train.py paper=<name> [preset=quick|paper] [overrides]``.
+"""Train one paper: ``python scripts/train.py paper=<name> [preset=quick|paper] [overrides]``, or
+one of its experiments: ``python scripts/train.py experiment=<paper>/<name> [overrides]``
+(``scripts/experiments.py`` lists them).
 
 Resume a run exactly with ``ckpt_path=<its run folder>`` (or one of its checkpoint files).
 
