@@ -39,6 +39,13 @@ def setup(cfg) -> dict:
         ("gan/ring", ["paper=gan", "data=gan/ring", "model=gan/ring", "recipe=gan/ring"]),
         ("gan/tfd", ["paper=gan", "preset=paper", "data=gan/tfd", "recipe=gan/tfd"]),
         ("lstm/exp2a", ["paper=lstm", "preset=paper", "task=2a", "preset.name=exp2a"]),
+        (
+            "lstm/charlm",
+            [
+                *("paper=lstm", "model=lstm_charlm", "data=lstm/shakespeare"),
+                *("callbacks.monitor=val/bpc", "callbacks.mode=min", "preset.name=charlm"),
+            ],
+        ),
     ],
 )
 def test_an_experiment_is_the_set_up_it_names(name, overrides, tmp_path):

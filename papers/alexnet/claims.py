@@ -19,8 +19,8 @@ from papers.alexnet.paper import (
 
 PAPER_SCALE = "python scripts/train.py paper=alexnet preset=paper trainer=ddp"
 
-FOUR_LAYER = ("data=alexnet/cifar10", "recipe=alexnet/four_layer")
-SCALED = ("data=alexnet/cifar10", "recipe=alexnet/cifar10")
+FOUR_LAYER = ("experiment=alexnet/four_layer",)
+SCALED = ("experiment=alexnet/cifar10",)
 FULL = Arm("full")  # the scaled AlexNet as the paper trains it; shared by the ablations below
 
 
@@ -148,7 +148,7 @@ CLAIMS = (
         "10-patch test)",
         measure="test/error",
         rule=Matches("alexnet", TABLE_2["top1"].value, tolerance=0.01, partly_tolerance=0.03),
-        arms=(Arm("alexnet", ("preset=paper", "trainer=ddp")),),
+        arms=(Arm("alexnet", ("experiment=alexnet/paper", "trainer=ddp")),),
         seeds=(0,),
         not_run_here=f"needs ILSVRC-2012 (about 150 GB) and GPUs: `{PAPER_SCALE}`",
         reported=(TABLE_2["top1"], TABLE_2["top5"]),
@@ -162,7 +162,7 @@ CLAIMS = (
         "10-patch test)",
         measure="test/error",
         rule=Matches("alexnet", TABLE_1["top1"].value, tolerance=0.01, partly_tolerance=0.03),
-        arms=(Arm("alexnet", ("preset=paper", "trainer=ddp")),),
+        arms=(Arm("alexnet", ("experiment=alexnet/paper", "trainer=ddp")),),
         seeds=(0,),
         not_run_here=f"needs ILSVRC-2010 and GPUs: `{PAPER_SCALE} data.root=<ILSVRC-2010 folder>`",
         reported=(TABLE_1["top1"], TABLE_1["top5"]),

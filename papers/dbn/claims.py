@@ -15,7 +15,7 @@ from papers.dbn.paper import BEFORE_ALL_IMAGES, FINAL, GREEDY_ONLY
 
 PAPER_SCALE = "python scripts/train.py paper=dbn preset=paper"
 REDUCED_MNIST = (
-    "preset=paper",
+    "experiment=dbn/paper",
     "model.sizes=[784,200,200,500]",
     "model.greedy_epochs=10",
     "model.up_down_epochs=30",

@@ -7,7 +7,7 @@ from common.claims import Arm, AtMost, Claim, Matches, RatioAtLeast
 from papers.gan.paper import table_1
 
 # Table 1 on real MNIST (from the data directory), the paper's networks and recipe, cut short.
-MNIST_REDUCED = ("preset=paper", "trainer.max_epochs=1")  # 500 iterations of 150,000
+MNIST_REDUCED = ("experiment=gan/paper", "trainer.max_epochs=1")  # 500 iterations of 150,000
 # Section 3's early phase "when D rejects G's samples": the window opens at G's first step with
 # mean D(G(z)) <= 0.3 (D calls G's batch fake with odds above 2:1; fixed before any run) and
 # holds 100 G steps. With D's tiny initial weights D sits at 1/2 for ~240 iterations, where both
@@ -15,7 +15,7 @@ MNIST_REDUCED = ("preset=paper", "trainer.max_epochs=1")  # 500 iterations of 15
 # claim are not measured, so they use 1,000 samples instead of 10,000 (ten times faster).
 EARLY_THRESHOLD = 0.3
 MNIST_EARLY = (
-    "preset=paper",
+    "experiment=gan/paper",
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=400",
     f"model.early_threshold={EARLY_THRESHOLD}",
@@ -36,8 +36,8 @@ def with_error(model: str) -> str:
 # grows as D wins further. At least that ratio of G's gradient norms reproduces the claim; a
 # non-saturating gradient that is larger at all (ratio > 1) partly does.
 THEORY_RATIO = (1 - EARLY_THRESHOLD) / EARLY_THRESHOLD
-PROPOSITION_1 = ("data=gan/proposition1", "model=gan/proposition1", "recipe=gan/proposition1")
-RING = ("data=gan/ring", "model=gan/ring", "recipe=gan/ring")
+PROPOSITION_1 = ("experiment=gan/proposition1",)
+RING = ("experiment=gan/ring",)
 
 CLAIMS = (
     Claim(

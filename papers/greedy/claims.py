@@ -19,7 +19,7 @@ from papers.greedy.paper import table_1, table_2
 PRETRAIN_EPOCHS = 4  # per hidden layer
 FINETUNE_EPOCHS = 50
 MNIST_SUBSET = (
-    "preset=paper",
+    "experiment=greedy/paper",
     "data.train_size=1000",
     "data.val_size=1000",
     "data.batch_size=20",
