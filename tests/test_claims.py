@@ -147,7 +147,7 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     assert reproduce.load_results([stricter], tmp_path)[0]["verdict"] == PARTLY
     renamed = Claim(**{**vars(learns), "rule": Lower("sgd", "other")})
     assert reproduce.load_results([renamed], tmp_path)[0]["verdict"] == "stale"
-    assert "preset=paper" in results[2]["why"]
+    assert "experiment=alexnet/paper" in results[2]["why"]
 
     report = reproduce.write_report("alexnet", results, tmp_path).read_text()
     assert "| sgd-learns: SGD lowers" in report and "**reproduced**" in report

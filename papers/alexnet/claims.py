@@ -17,7 +17,7 @@ from papers.alexnet.paper import (
     TABLE_2,
 )
 
-PAPER_SCALE = "python scripts/train.py paper=alexnet preset=paper trainer=ddp"
+PAPER_SCALE = "python scripts/train.py experiment=alexnet/paper trainer=ddp"
 
 FOUR_LAYER = ("experiment=alexnet/four_layer",)
 SCALED = ("experiment=alexnet/cifar10",)

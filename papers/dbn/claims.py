@@ -13,7 +13,7 @@ labels the Figure 8 samples, so the three claims share their runs.
 from common.claims import Arm, AtLeast, Claim, Matches, percent
 from papers.dbn.paper import BEFORE_ALL_IMAGES, FINAL, GREEDY_ONLY
 
-PAPER_SCALE = "python scripts/train.py paper=dbn preset=paper"
+PAPER_SCALE = "python scripts/train.py experiment=dbn/paper"
 REDUCED_MNIST = (
     "experiment=dbn/paper",
     "model.sizes=[784,200,200,500]",
@@ -40,6 +40,7 @@ CLAIMS = (
         rule=Matches("dbn", FINAL.value, tolerance=0.001, partly_tolerance=0.005),
         reported=(FINAL, BEFORE_ALL_IMAGES),
         arms=DBN,
+        overrides=("experiment=dbn/paper",),
         seeds=(0,),
         not_run_here=(
             "449 epochs of a 1.7M-weight net (about a week in the paper; far beyond one shared "

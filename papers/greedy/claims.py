@@ -113,6 +113,7 @@ CLAIMS = (
             Arm("binomial", ("model.input_type=binary",)),
         ),
         overrides=(
+            "experiment=greedy/quick",
             "data=greedy/diabetes",
             "model.task=regression",
             "model.n_inputs=10",

@@ -103,7 +103,7 @@ def test_judge_agrees_with_the_clamped_label_when_samples_look_like_that_class()
 # ----- the claims and preset=paper ------------------------------------------------------------
 def test_claims_share_one_reduced_set_up_and_the_paper_scale_one_is_not_run_here():
     claims = {c.id: c for c in registry.claims("dbn")}
-    assert claims["mnist-1.25"].not_run_here and "preset=paper" in claims["mnist-1.25"].not_run_here
+    assert "experiment=dbn/paper" in claims["mnist-1.25"].not_run_here
     measured = [c for c in CLAIMS if not c.not_run_here]
     assert {c.overrides for c in measured} == {REDUCED_MNIST}
     assert {c.measure for c in measured} == {
