@@ -139,27 +139,10 @@ def compare_with_plain_loop(steps: int, batch: int) -> dict[str, float]:
     return {"plain": plain_seconds, "lightning": lightning_seconds}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=16, help="batch of the 224x224 comparison")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=30, help="steps of the loop comparison")
-    args = parser.parse_args()
-
-    peak = matmul_peak()
+def alexnet_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]]:
     vision = compare_with_torchvision(args.batch, args.repeats)
     loop = compare_with_plain_loop(args.steps, batch=64)
-    from papers.lstm.bench import lstm_cell_timings
-
-    lstm = {b: lstm_cell_timings(batch_size=b, T=100, repeats=10) for b in (1, 32)}
-    from papers.gan.bench import gan_loop_timings
-
-    gan = gan_loop_timings("paper", steps=args.steps, batch=100)
-    from papers.dbn.bench import rbm_cd1_timings
-
-    rbm = rbm_cd1_timings()
-    rows = [
-        ("matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", ""),
+    return [
         (
             "AlexNet step, ours",
             f"{vision['ours'] / 1e9:.1f} GFLOP/s",
@@ -178,7 +161,13 @@ def main() -> None:
             f"{loop['lightning'] * 1e3:.1f} vs {loop['plain'] * 1e3:.1f} ms/step",
         ),
     ]
-    rows += [
+
+
+def lstm_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]]:
+    from papers.lstm.bench import lstm_cell_timings
+
+    lstm = {b: lstm_cell_timings(batch_size=b, T=100, repeats=10) for b in (1, 32)}
+    return [
         (
             f"LSTM 1997 / torch.nn.LSTM (time, batch {b}, T=100)",
             f"{t['ratio_1997_to_torch']:.2f}",
@@ -188,20 +177,60 @@ def main() -> None:
         )
         for b, t in lstm.items()
     ]
-    rows.append(
+
+
+def gan_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]]:
+    from papers.gan.bench import gan_loop_timings
+
+    gan = gan_loop_timings("paper", steps=args.steps, batch=100)
+    return [
         (
             "GAN (MNIST nets): Lightning / plain loop (time)",
             f"{gan['lightning_to_plain_time']:.2f}",
             f"{gan['lightning_steps_per_s']:.2f} vs {gan['plain_steps_per_s']:.2f} iterations/s",
         )
-    )
-    rows.append(
+    ]
+
+
+def rbm_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]]:
+    from papers.dbn.bench import rbm_cd1_timings
+
+    rbm = rbm_cd1_timings()
+    return [
         (
             "RBM CD-1, ours / sklearn BernoulliRBM (time, 784-500, batch 100)",
             f"{rbm['ratio_ours_to_sklearn']:.2f}",
             f"{rbm['ours_updates_per_s']:.1f} vs {rbm['sklearn_updates_per_s']:.1f} updates/s",
         )
+    ]
+
+
+# Each paper's rows; the DBN and greedy layer-wise training share the RBM (common/rbm.py).
+ROWS = {"alexnet": alexnet_rows, "lstm": lstm_rows, "gan": gan_rows, "dbn": rbm_rows}
+ROWS["greedy"] = rbm_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog=f"papers: {', '.join(sorted(ROWS))}",
     )
+    parser.add_argument(
+        "paper", nargs="?", help="paper=<name> or <name>: only its rows (default: every paper)"
+    )
+    parser.add_argument("--batch", type=int, default=16, help="batch of the 224x224 comparison")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=30, help="steps of the loop comparison")
+    args = parser.parse_args()
+    paper = args.paper.removeprefix("paper=") if args.paper else None
+    if paper is not None and paper not in ROWS:
+        parser.error(f"unknown paper {paper!r}; available papers: {', '.join(sorted(ROWS))}")
+
+    peak = matmul_peak()
+    rows = [("matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", "")]
+    chosen = [ROWS[paper]] if paper else list(dict.fromkeys(ROWS.values()))
+    for measure in chosen:
+        rows += measure(args, peak)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
     print("| measure | value | detail |\n|---|---|---|")
     for row in rows:

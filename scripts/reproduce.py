@@ -48,7 +48,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str], list[str
     """The flags; ``paper=``, ``claim=`` and ``seeds=``; the other overrides, for every run."""
     parser = argparse.ArgumentParser(
         description=__doc__,
-        epilog=EXIT_CODES,
+        epilog=f"{EXIT_CODES}\n\npapers: {', '.join(registry.available())}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

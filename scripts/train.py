@@ -18,11 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from common import registry  # noqa: E402
 from common.config import CONFIG_DIR, check_run_folder, resume_argv  # noqa: E402
 from common.errors import LandmarksError, RunInterrupted  # noqa: E402
 
 
-def fail(error: LandmarksError) -> None:
+def fail(error: Exception) -> None:
     if isinstance(error, RunInterrupted):
         print(f"interrupted: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
@@ -42,10 +43,12 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     try:
+        for name in [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("paper=")]:
+            registry.get(name)  # an unknown paper: one line that lists the papers
         sys.argv[1:] = resume_argv(sys.argv[1:])
         check_run_folder(sys.argv[1:])
         main()
-    except LandmarksError as error:
+    except (LandmarksError, registry.UnknownPaperError) as error:
         fail(error)
     except KeyboardInterrupt:  # before or after training (Lightning handles it during)
         print("interrupted: stopped by Ctrl-C", file=sys.stderr)
