@@ -1,0 +1,74 @@
+"""Every claim measures a metric its module logs: one short run (one batch of everything) of the
+first arm of one claim per paper and measure, on fake data in the real formats where the claim
+reads real data (MNIST's IDX files, CIFAR-10's JPEG zip, Tiny Shakespeare's text)."""
+
+import gzip
+import io
+import string
+import zipfile
+
+import numpy as np
+import pytest
+from omegaconf import open_dict
+from PIL import Image
+from test_data import idx_bytes
+
+from common import registry
+from common.config import compose
+from common.data import CIFAR10_CLASSES
+from common.train import train
+
+
+def first_claim_per_measure() -> list:
+    seen, chosen = set(), []
+    for name in registry.available():
+        for claim in registry.claims(name):
+            if not claim.not_run_here and (name, claim.measure) not in seen:
+                seen.add((name, claim.measure))
+                chosen.append(pytest.param(name, claim, id=f"{name}-{claim.measure}"))
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def fake_data(tmp_path_factory):
+    """Enough images for the claims' splits (GAN: 10,000 validation images by position)."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    (root / "mnist").mkdir()
+    for stem, n in (("train", 10_500), ("t10k", 100)):
+        images = rng.integers(0, 256, (n, 28, 28))
+        labels = np.arange(n) % 10
+        (root / "mnist" / f"{stem}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes(images), compresslevel=1)
+        )
+        (root / "mnist" / f"{stem}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes(labels))
+        )
+    (root / "cifar10-jpeg").mkdir()
+    with zipfile.ZipFile(root / "cifar10-jpeg" / "cifar10-jpeg.zip", "w") as archive:
+        for split, per_class in (("train", 1_210), ("test", 3)):
+            for c, name in enumerate(CIFAR10_CLASSES):
+                buffer = io.BytesIO()
+                Image.new("RGB", (32, 32), (c * 25, 0, 0)).save(buffer, format="JPEG")
+                for i in range(per_class):
+                    archive.writestr(f"{split}/{name}/{i:04d}.jpg", buffer.getvalue())
+    (root / "tinyshakespeare").mkdir()
+    characters = "\n !$&',-.3:;?" + string.ascii_uppercase + string.ascii_lowercase
+    (root / "tinyshakespeare" / "input.txt").write_text(characters * 700)  # its 65 characters
+    return root
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("name", "claim"), first_claim_per_measure())
+def test_a_claims_measure_is_a_metric_its_module_logs(name, claim, fake_data, tmp_path):
+    overrides = [f"paper={name}", *claim.overrides, *claim.arms[0].overrides, "seed=0"]
+    cfg = compose([*overrides, "trainer.fast_dev_run=true", "logger=none"], tmp_path / "run")
+    with open_dict(cfg):
+        cfg.paths.data_dir = str(fake_data)
+        cfg.paths.cache_dir = str(fake_data / ".cache")
+        cfg.trainer.enable_progress_bar = False
+        cfg.trainer.enable_model_summary = False
+        if "verify_checksums" in cfg.data:
+            cfg.data.verify_checksums = False
+    summary = train(cfg)
+    assert claim.measure in summary["metrics"], sorted(summary["metrics"])
