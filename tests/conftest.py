@@ -8,7 +8,8 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ["WANDB_ERROR_REPORTING"] = "false"
-os.environ.pop("LANDMARKS_DATA_DIR", None)  # tests never depend on ../shared/data
+# Tests never depend on ../shared/data; only the opt-in slow reproductions may read it.
+SHARED_DATA_DIR = os.environ.pop("LANDMARKS_DATA_DIR", None)
 
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -65,3 +66,9 @@ def _isolate_global_state() -> Iterator[None]:
     from common.loggers import finish_wandb
 
     finish_wandb()
+
+
+@pytest.fixture
+def shared_data_dir() -> str | None:
+    """The data directory LANDMARKS_DATA_DIR named when pytest started (None if it named none)."""
+    return SHARED_DATA_DIR

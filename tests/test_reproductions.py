@@ -4,7 +4,8 @@ this code gives the verdict its kept result in ``reports/<paper>/results/`` reco
 Minutes on 2 CPU cores: AlexNet's lrn about 25 (needs CIFAR-10 in the data directory), the DBN's
 up-down claim about 3 (needs MNIST), the GAN's Proposition 1 about 12, greedy's
 Gaussian-vs-binomial about 1, the LSTM's temporal order about 9. A claim whose data is not here
-is skipped, saying what is missing."""
+is skipped, saying what is missing: give the data directory as usual,
+``LANDMARKS_DATA_DIR=../shared/data pytest -m slow`` (the default run never reads it)."""
 
 import json
 
@@ -31,12 +32,12 @@ def test_every_paper_has_one():
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize(("paper", "claim_id"), sorted(ONE_PER_PAPER.items()))
-def test_the_claim_reproduces_its_kept_verdict(paper, claim_id, tmp_path):
+def test_the_claim_reproduces_its_kept_verdict(paper, claim_id, tmp_path, shared_data_dir):
     (claim,) = [c for c in registry.claims(paper) if c.id == claim_id]
     kept = json.loads(reproduce.result_path(ROOT / "reports" / paper, claim_id).read_text())
-    result = reproduce.run_claim(
-        claim, paper, tuple(kept["seeds"]), kept["extra_overrides"], tmp_path
-    )
+    data = [f"paths.data_dir={shared_data_dir}"] if shared_data_dir else []
+    extra = [*kept["extra_overrides"], *data]
+    result = reproduce.run_claim(claim, paper, tuple(kept["seeds"]), extra, tmp_path)
     if result["verdict"] == NOT_RUN:
         pytest.skip(result["why"])
     assert result["verdict"] == kept["verdict"], (result["why"], kept["why"])
