@@ -5,9 +5,9 @@ Parametrized over the registry, so a new paper folder is covered without editing
 import math
 import re
 
-import lightning as L
 import pytest
 import torch
+from helpers import quiet_trainer
 from hydra.utils import get_class
 
 from common import registry
@@ -92,16 +92,12 @@ def test_every_parameter_of_every_network_is_trained(name, make_config, tmp_path
     cfg = make_config(f"paper={name}", *paper.smoke_overrides, "logger=none")
     model, datamodule = build(cfg.model), build(cfg.data)
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
-    trainer = L.Trainer(
-        max_epochs=cfg.trainer.max_epochs,
+    trainer = quiet_trainer(  # its folder is where a module writes its figures
+        tmp_path,
+        cfg.trainer.max_epochs,
         limit_train_batches=3,
         limit_val_batches=1,
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=tmp_path,  # where a module writes its figures
     )
     trainer.fit(model, datamodule=datamodule)
     untouched = [k for k, v in model.named_parameters() if torch.equal(v.detach(), before[k])]
