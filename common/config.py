@@ -141,6 +141,5 @@ def check_run_folder(argv: list[str]) -> None:
         return  # an automatic folder name is unique; other ranks write into their owner's folder
     folder = RunFolder(Path(pinned[-1]))
     ckpts = [a.split("=", 1)[1] for a in argv if a.startswith("ckpt_path=")]
-    resumed = RunFolder.of(ckpts[-1]) if ckpts and ckpts[-1] not in ("", "null") else None
-    resuming = resumed is not None and resumed.path.resolve() == folder.path.resolve()
+    resuming = bool(ckpts) and ckpts[-1] not in ("", "null") and folder.owns(ckpts[-1])
     folder.check_free(resuming)

@@ -56,6 +56,17 @@ def run_token() -> str:
     return secrets.token_hex(3)
 
 
+def _lock(handle: IO[str]) -> str | None:
+    """Take the exclusive lock on the open lock file; if another process holds it, who that is
+    (what it wrote in the file) instead."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        return handle.read().strip() or "another process"
+    return None
+
+
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
@@ -107,6 +118,10 @@ class RunFolder:
     def lock_file(self) -> Path:
         return self.path / ".lock"
 
+    def owns(self, ckpt_path: str | Path) -> bool:
+        """Whether ``ckpt_path`` is one of this folder's checkpoints (a resume of its run)."""
+        return Path(ckpt_path).resolve().parent == self.checkpoints.resolve()
+
     def csv_version(self, resume_index: int) -> str:
         """The CSV logger's version folder under ``csv/``: none for the first start."""
         return f"resume-{resume_index}" if resume_index else ""
@@ -148,25 +163,19 @@ class RunFolder:
         if not self.lock_file.exists():
             return None
         with open(self.lock_file, "a+") as probe:
-            try:
-                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                probe.seek(0)
-                return probe.read().strip() or "another process"
-            fcntl.flock(probe, fcntl.LOCK_UN)
-        return None
+            holder = _lock(probe)
+            if holder is None:
+                fcntl.flock(probe, fcntl.LOCK_UN)
+            return holder
 
     def acquire(self) -> IO[str]:
         """Take the folder for this process; the returned file holds the lock until closed."""
         self.path.mkdir(parents=True, exist_ok=True)
         handle = open(self.lock_file, "a+")  # noqa: SIM115 (held open for the whole run)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+        holder = _lock(handle)
+        if holder is not None:
             handle.close()
-            raise self._busy(holder) from None
+            raise self._busy(holder)
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")

@@ -57,7 +57,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ckpt_path = resolve_checkpoint(cfg.ckpt_path)
         # Resuming continues this folder's run (same W&B run); a checkpoint from elsewhere
         # starts anew.
-        resuming = ckpt_path is not None and RunFolder.of(ckpt_path) == RunFolder.of(folder.path)
+        resuming = ckpt_path is not None and folder.owns(ckpt_path)
         if owner:
             folder.check_free(resuming)
             lock = folder.acquire()

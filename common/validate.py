@@ -40,14 +40,13 @@ def check_arguments(node: DictConfig, prefix: str) -> None:
     except Exception:  # an annotation that cannot be evaluated here: nothing to check against
         return
     values = OmegaConf.to_container(node, resolve=True)
-    accepts_any = any(
-        p.kind is p.VAR_KEYWORD for p in inspect.signature(target.__init__).parameters.values()
-    )
+    parameters = inspect.signature(target.__init__).parameters
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     for key in node:
         if key == "_target_":
             continue
         if key not in hints:
-            if not accepts_any and key not in inspect.signature(target.__init__).parameters:
+            if not accepts_any and key not in parameters:
                 raise ConfigError(f"{prefix}.{key}: {target.__name__} takes no such argument")
             continue
         allowed = _simple_types(hints[key])
@@ -59,9 +58,8 @@ def check_arguments(node: DictConfig, prefix: str) -> None:
 
 def _simple_types(hint: Any) -> tuple[type, ...]:
     """The simple types a hint allows, or () when it allows anything else too."""
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if typing.get_origin(hint) is typing.Union:
-        options = typing.get_args(hint)
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
     if all(t in _SIMPLE or t is type(None) for t in options):
         return tuple(options)
     return ()

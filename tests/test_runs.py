@@ -129,6 +129,18 @@ def test_the_lock_is_per_process(tmp_path):
     folder.check_free(resuming=False)  # no run.json: free
 
 
+def test_a_checkpoint_from_another_folder_starts_a_new_run(make_config, tmp_path):
+    """Only a checkpoint of the run's own folder resumes it (in-process runs have no .hydra)."""
+    assert RunFolder(tmp_path / "a").owns(tmp_path / "a" / "checkpoints" / "last.ckpt")
+    assert not RunFolder(tmp_path / "b").owns(tmp_path / "a" / "checkpoints" / "last.ckpt")
+    first = train(make_config(*SHORT, "trainer.max_epochs=1", "logger=none", run="a"))
+    second = train(
+        make_config(*SHORT, f"ckpt_path={first['last_checkpoint']}", "logger=csv", run="b")
+    )
+    assert second["csv_log"] == str(tmp_path / "b" / "csv" / "metrics.csv")  # not resume-1
+    assert "resumes" not in json.loads((tmp_path / "b" / "run.json").read_text())
+
+
 def test_check_run_folder_leaves_other_ranks_alone(tmp_path, monkeypatch):
     (tmp_path / "run.json").write_text("{}")
     with pytest.raises(RunFolderError, match="already holds a run"):
