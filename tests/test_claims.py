@@ -6,6 +6,8 @@ import json
 import math
 
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
 from common import registry
 from common import reproduction as reproduce
@@ -184,6 +186,14 @@ def test_every_arm_of_every_claim_composes_and_passes_the_config_check(name, cla
     validate(cfg)
     build(cfg.data)
     build(cfg.model)
+    for override in OverridesParser.create().parse_overrides([*claim.overrides, *arm.overrides]):
+        key = override.key_or_group
+        chosen = OmegaConf.select(cfg, key)
+        if override.is_add() or OmegaConf.is_dict(chosen) or key in ("experiment", "model", "data"):
+            continue  # a config group: its equality with the set-up is test_experiments' test
+        # each value the arm sets reaches the run's config (no later default overrides it)
+        shown = OmegaConf.to_container(chosen) if OmegaConf.is_config(chosen) else chosen
+        assert shown == override.value(), (claim.id, arm.name, key)
 
 
 ALL_CLAIMS = [
