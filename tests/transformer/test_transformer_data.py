@@ -1,0 +1,78 @@
+"""Parallel text, the generated task and the joint BPE (papers/transformer/data.py)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from common.errors import DataIntegrityError, MissingDataError
+from papers.transformer.data import (
+    SPECIALS,
+    multi30k,
+    numbers,
+    read_parallel,
+    train_bpe,
+    training_pairs,
+)
+
+
+def write_gz(path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
+
+
+def test_multi30k_reads_aligned_gzip_files(tmp_path):
+    folder = tmp_path / "multi30k"
+    write_gz(folder / "test_2016_flickr.en.gz", ["A dog runs.", "", "Two men."])
+    write_gz(folder / "test_2016_flickr.de.gz", ["Ein Hund rennt.", "", "Zwei Männer."])
+    pairs = multi30k(tmp_path, "test")
+    assert pairs == [("A dog runs.", "Ein Hund rennt."), ("", ""), ("Two men.", "Zwei Männer.")]
+    with pytest.raises(ValueError, match="split must be one of train, val, test"):
+        multi30k(tmp_path, "dev")
+
+
+def test_unequal_line_counts_are_refused_naming_both(tmp_path):
+    write_gz(tmp_path / "a.en.gz", ["one", "two", "three"])
+    write_gz(tmp_path / "a.de.gz", ["eins", "zwei"])
+    with pytest.raises(DataIntegrityError, match=r"a.en.gz has 3 lines but .*a.de.gz has 2"):
+        read_parallel(tmp_path / "a.en.gz", tmp_path / "a.de.gz")
+
+
+def test_missing_files_name_the_expected_paths(tmp_path):
+    with pytest.raises(MissingDataError) as error:
+        multi30k(tmp_path, "train")
+    assert str(tmp_path / "multi30k" / "train.en.gz") in str(error.value)
+    assert str(tmp_path / "multi30k" / "train.de.gz") in str(error.value)
+
+
+def test_numbers_are_translated_into_german_words():
+    pairs = numbers(200, seed=0)
+    assert pairs == numbers(200, seed=0) and pairs != numbers(200, seed=1)
+    for source, target in pairs:
+        assert 1 <= len(source.split()) <= 3
+        assert len(source.split()) == len(target.split())
+    assert numbers(1, seed=0, high=1)[0][1].split()[0] == "null"
+    words: dict[str, str] = {}
+    for pair in numbers(300, seed=0, high=100):
+        words.update(zip(*(side.split() for side in pair), strict=True))
+    assert words["21"] == "einundzwanzig" and words["7"] == "sieben"
+
+
+def test_joint_bpe_round_trips_text_exactly():
+    sentences = [s for pair in numbers(500, seed=0) for s in pair]
+    sentences += ["Ein Hund rennt über die Wiese.", "A dog runs across the meadow."]
+    tokenizer = train_bpe(sentences, vocab_size=300)
+    assert [tokenizer.token_to_id(t) for t in SPECIALS] == [0, 1, 2, 3]
+    assert tokenizer.get_vocab_size() <= 300
+    for sentence in ["372 15 9041", "dreihundertzweiundsiebzig", "Ein Hund rennt über die Wiese."]:
+        ids = tokenizer.encode(sentence).ids
+        assert tokenizer.decode(ids) == sentence
+    assert len(tokenizer.encode("dreihundertzweiundsiebzig").ids) < len("dreihundert")
+
+
+def test_training_leaves_out_empty_and_over_long_pairs_and_counts_them():
+    pairs = [([5, 6], [7]), ([], [7]), ([5], []), ([5] * 9, [7]), ([5], [7] * 8), ([5], [7] * 7)]
+    kept, counts = training_pairs(pairs, max_length=8)
+    assert kept == [([5, 6], [7]), ([5], [7] * 7)]
+    assert counts == {"kept": 2, "empty": 2, "too_long": 2}
