@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from common.data import missing, read_gzip_or_raw
-from common.errors import DataIntegrityError
+from common.errors import DataIntegrityError, MissingDataError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)  # ids 0, 1, 2, 3
@@ -104,3 +104,33 @@ def training_pairs(
         else:
             kept.append((source, target))
     return kept, {"kept": len(kept), "empty": empty, "too_long": long}
+
+
+WMT14_SPLITS = {"train": "train", "val": "validation", "test": "test"}  # newstest2013, 2014
+
+
+def translation_pairs(rows: Iterable[dict], source: str, target: str) -> list[tuple[str, str]]:
+    """Pairs from rows in Hugging Face's translation format, ``{"translation": {lang: text}}``."""
+    return [(row["translation"][source], row["translation"][target]) for row in rows]
+
+
+def wmt14(target: str, split: str, cache_dir: str | Path) -> list[tuple[str, str]]:
+    """WMT14 English-German (``target="de"``) or English-French (``"fr"``) through Hugging Face
+    ``datasets`` (its ``wmt14`` set: validation is newstest2013, test newstest2014, as in the
+    paper's Tables 3 and 2). Needs a network the first time; then its cache."""
+    if target not in ("de", "fr"):
+        raise ValueError(f"WMT14 pairs English with de or fr, got {target!r}")
+    if split not in WMT14_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(WMT14_SPLITS)}, got {split!r}")
+    from datasets import load_dataset
+
+    try:
+        rows = load_dataset(
+            "wmt14", f"{target}-en", split=WMT14_SPLITS[split], cache_dir=str(cache_dir)
+        )
+    except Exception as error:  # offline, no cache, hub errors: several types
+        raise MissingDataError(
+            f"could not load WMT14 {target}-en ({type(error).__name__}: {error}); it needs a "
+            f"network the first time (Hugging Face `datasets`, cached in {cache_dir})"
+        ) from None
+    return translation_pairs(rows, "en", target)

@@ -14,6 +14,8 @@ from papers.transformer.data import (
     read_parallel,
     train_bpe,
     training_pairs,
+    translation_pairs,
+    wmt14,
 )
 
 
@@ -76,3 +78,19 @@ def test_training_leaves_out_empty_and_over_long_pairs_and_counts_them():
     kept, counts = training_pairs(pairs, max_length=8)
     assert kept == [([5, 6], [7]), ([5], [7] * 7)]
     assert counts == {"kept": 2, "empty": 2, "too_long": 2}
+
+
+def test_wmt14_rows_in_hugging_faces_format_become_pairs(tmp_path):
+    from datasets import Dataset
+
+    rows = Dataset.from_dict(
+        {"translation": [{"de": "Ein Haus.", "en": "A house."}, {"de": "Ja.", "en": "Yes."}]}
+    )
+    assert translation_pairs(rows, "en", "de") == [("A house.", "Ein Haus."), ("Yes.", "Ja.")]
+
+
+def test_wmt14_without_network_or_cache_says_so(tmp_path):
+    with pytest.raises(MissingDataError, match="could not load WMT14 de-en .* needs a network"):
+        wmt14("de", "test", tmp_path)
+    with pytest.raises(ValueError, match="de or fr"):
+        wmt14("cs", "test", tmp_path)
