@@ -51,11 +51,18 @@ class TokenBatches(Sampler[list[int]]):
                 f"least {longest * self.pieces} or leave out longer sentences"
             )
         self.epoch = 0
+        self.packed: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls it at the start of each epoch
         self.epoch = epoch
 
     def global_batches(self) -> list[list[int]]:
+        """This epoch's batches, packed once per epoch (``len`` and iteration both need them)."""
+        if self.packed is None or self.packed[0] != self.epoch:
+            self.packed = (self.epoch, self.pack())
+        return self.packed[1]
+
+    def pack(self) -> list[list[int]]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         n = len(self.source)
         order = torch.randperm(n, generator=generator).tolist() if self.shuffle else range(n)

@@ -58,16 +58,21 @@ def beam_search(
         vocab = log_probs.shape[-1]
         candidates = (scores[:, :, None] + log_probs.view(batch, k, vocab)).view(batch, -1)
         top_scores, top = candidates.topk(min(2 * k, candidates.shape[1]), dim=1)  # (B, 2k)
-        beams, tokens = top // vocab, top % vocab
+        # read once per step as Python lists: the loop below looks at each candidate
+        top_scores, beams, tokens = (
+            top_scores.tolist(),
+            (top // vocab).tolist(),
+            (top % vocab).tolist(),
+        )
         next_rows, next_tokens, next_scores = [], [], []
         for b in range(batch):
             keep: list[int] = []
-            for rank in range(top.shape[1]):
-                score = float(top_scores[b, rank])
-                row = b * k + int(beams[b, rank])
+            for rank in range(len(tokens[b])):
+                score = top_scores[b][rank]
+                row = b * k + beams[b][rank]
                 if done[b] or score == float("-inf"):
                     break
-                if int(tokens[b, rank]) == eos_id:
+                if tokens[b][rank] == eos_id:
                     if rank < k:  # an end among the k best: the hypothesis finishes
                         hypothesis = alive[row, 1:].tolist()
                         finished[b].append((score / length_penalty(step, alpha), hypothesis))
@@ -79,17 +84,16 @@ def beam_search(
             at_limit = step >= limits[b]
             if not done[b] and at_limit:  # the live hypotheses finish at the length limit
                 for rank in keep:
-                    row = b * k + int(beams[b, rank])
-                    hypothesis = [*alive[row, 1:].tolist(), int(tokens[b, rank])]
-                    score = float(top_scores[b, rank]) / length_penalty(step, alpha)
+                    row = b * k + beams[b][rank]
+                    hypothesis = [*alive[row, 1:].tolist(), tokens[b][rank]]
+                    score = top_scores[b][rank] / length_penalty(step, alpha)
                     finished[b].append((score, hypothesis))
                 done[b] = True
             slots = (
                 []
                 if done[b]
                 else [
-                    (b * k + int(beams[b, rank]), int(tokens[b, rank]), float(top_scores[b, rank]))
-                    for rank in keep
+                    (b * k + beams[b][rank], tokens[b][rank], top_scores[b][rank]) for rank in keep
                 ]
             )
             # filler rows (a finished sentence, or fewer than k live): score -inf, never chosen
