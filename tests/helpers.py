@@ -61,3 +61,30 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         cli_command(*args), capture_output=True, text=True, cwd=cwd, env=cli_env(), timeout=600
     )
+
+
+# --- Transformer decoding (papers/transformer): the search written out by full recomputation ---
+
+BOS, EOS = 1, 2
+
+
+def argmax_decode(model: torch.nn.Module, source: torch.Tensor, limit: int) -> list[int]:
+    """Greedy decoding written out: recompute everything, take the argmax, stop at EOS."""
+    output = [BOS]
+    with torch.no_grad():
+        for _ in range(limit):
+            token = int(model(source, torch.tensor([output]))[0, -1].argmax())
+            output.append(token)
+            if token == EOS:
+                break
+    return [t for t in output[1:] if t != EOS]
+
+
+def sequence_score(model: torch.nn.Module, source, hypothesis: list[int], alpha: float) -> float:
+    """log P(hypothesis | source) / lp(hypothesis) by teacher forcing."""
+    from papers.transformer.decoding import length_penalty
+
+    with torch.no_grad():
+        logits = model(source, torch.tensor([[BOS, *hypothesis[:-1]]]))[0].log_softmax(-1)
+    log_p = sum(logits[t, token].item() for t, token in enumerate(hypothesis))
+    return log_p / length_penalty(len(hypothesis), alpha)

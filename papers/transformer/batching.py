@@ -13,6 +13,10 @@ striding (piece j holds sentences j, j + P, ...); process r takes pieces r, r + 
 so a run of W processes with A accumulation steps makes the same optimiser steps as one process
 holding the whole batch. The few sentences that would leave a piece empty at an epoch's end are
 left out of that epoch.
+
+With ``tag_tokens``, each index comes as ``(index, tokens)``: ``tokens`` is the global batch's
+target token count, by which every piece's summed loss is divided, so that the optimiser step is
+the mean over the whole global batch however it is cut.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class TokenBatches(Sampler[list[int]]):
         rank: int = 0,
         accumulate: int = 1,
         shuffle: bool = True,
+        tag_tokens: bool = False,
     ) -> None:
         if len(source_lengths) != len(target_lengths):
             raise ValueError("one source and one target length per pair")
@@ -41,6 +46,7 @@ class TokenBatches(Sampler[list[int]]):
             raise ValueError(f"rank {rank} is not one of {world_size} processes")
         self.source, self.target = list(source_lengths), list(target_lengths)
         self.max_tokens, self.seed, self.shuffle = max_tokens, seed, shuffle
+        self.tag_tokens = tag_tokens
         self.world_size, self.rank, self.accumulate = world_size, rank, accumulate
         self.pieces = world_size * accumulate
         longest = max(max(self.source, default=0), max(self.target, default=0))
@@ -82,10 +88,12 @@ class TokenBatches(Sampler[list[int]]):
         # only the last batch can be too small to cut (sorted lengths and the check above)
         return [batch for batch in batches if len(batch) >= self.pieces]
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[list[int]] | Iterator[list[tuple[int, int]]]:
         for batch in self.global_batches():
+            tokens = sum(self.target[i] for i in batch)
             for step in range(self.accumulate):
-                yield batch[step * self.world_size + self.rank :: self.pieces]
+                piece = batch[step * self.world_size + self.rank :: self.pieces]
+                yield [(i, tokens) for i in piece] if self.tag_tokens else piece
 
     def __len__(self) -> int:
         return len(self.global_batches()) * self.accumulate

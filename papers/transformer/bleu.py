@@ -8,7 +8,8 @@
   those tokens with no further tokenisation. With ``compound_split`` hyphenated compounds are
   split as tensor2tensor's ``get_ende_bleu.sh`` does for the paper's EN-DE numbers
   ("Vier-Sterne" -> "Vier ##AT##-##AT## Sterne"), which raises BLEU a little: each part is a
-  token that can match.
+  token that can match. With ``lowercase`` both sides are lowercased first (``multi-bleu.perl
+  -lc``), as the Multi30k literature reports it.
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ def tokenized_bleu(
     references: Sequence[str],
     language: str,
     compound_split: bool = False,
+    lowercase: bool = False,
 ) -> float:
-    """multi-bleu.perl's BLEU on Moses-tokenised, cased text."""
+    """multi-bleu.perl's BLEU on Moses-tokenised text, cased unless ``lowercase``."""
     from sacrebleu.metrics import BLEU
 
+    if lowercase:
+        hypotheses, references = [h.lower() for h in hypotheses], [r.lower() for r in references]
     hyp = moses_tokenize(hypotheses, language, compound_split)
     ref = moses_tokenize(references, language, compound_split)
     return BLEU(tokenize="none").corpus_score(hyp, [ref]).score

@@ -18,12 +18,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
 from common.data import missing, read_gzip_or_raw
-from common.errors import DataIntegrityError, MissingDataError
+from common.errors import ConfigError, DataIntegrityError, MissingDataError
+from papers.transformer.batching import TokenBatches
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)  # ids 0, 1, 2, 3
@@ -93,16 +102,17 @@ def train_bpe(texts: Iterable[str], vocab_size: int):
 
 def training_pairs(
     pairs: Sequence[tuple[list[int], list[int]]], max_length: int
-) -> tuple[list[tuple[list[int], list[int]]], dict[str, int]]:
-    """The pairs training uses, and how many were left out and why."""
+) -> tuple[list[int], dict[str, int]]:
+    """The positions of the pairs training uses (ids without EOS; each side gets one, so a side
+    of more than ``max_length - 1`` ids is too long), and how many were left out and why."""
     kept, empty, long = [], 0, 0
-    for source, target in pairs:
+    for i, (source, target) in enumerate(pairs):
         if not source or not target:
             empty += 1
-        elif len(source) > max_length or len(target) + 1 > max_length:  # with EOS
+        elif max(len(source), len(target)) + 1 > max_length:
             long += 1
         else:
-            kept.append((source, target))
+            kept.append(i)
     return kept, {"kept": len(kept), "empty": empty, "too_long": long}
 
 
@@ -134,3 +144,207 @@ def wmt14(target: str, split: str, cache_dir: str | Path) -> list[tuple[str, str
             f"network the first time (Hugging Face `datasets`, cached in {cache_dir})"
         ) from None
     return translation_pairs(rows, "en", target)
+
+
+# --- The DataModule: splits, the vocabulary, batches ----------------------------------------------
+
+
+@dataclass
+class Batch:
+    """Padded token ids. ``target_in`` is the target shifted right (BOS first), ``target_out``
+    the tokens to predict (EOS last); ``index`` the sentences' positions in their split;
+    ``tokens`` the target tokens of the whole global batch (training) or of this batch."""
+
+    source: Tensor  # (B, S), source ids + EOS
+    target_in: Tensor  # (B, T)
+    target_out: Tensor  # (B, T)
+    index: Tensor  # (B,)
+    tokens: int
+
+
+def pad(rows: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
+    out = torch.full((len(rows), max((len(r) for r in rows), default=0)), pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out
+
+
+def collate(items: Sequence[tuple[int, list[int], list[int], int]]) -> Batch:
+    """Items ``(index, source ids, target ids, tokens)``; EOS is already on both sides."""
+    index, sources, targets, tokens = zip(*items, strict=True)
+    bos = SPECIALS.index(BOS)
+    return Batch(
+        source=pad(sources),
+        target_in=pad([[bos, *t[:-1]] for t in targets]),
+        target_out=pad(targets),
+        index=torch.tensor(index),
+        tokens=int(tokens[0]) if tokens[0] else sum(len(t) for t in targets),
+    )
+
+
+class Encoded(Dataset):
+    """Sentence pairs as ids; an item is asked for by index, or by ``(index, tokens)``."""
+
+    def __init__(self, pairs: Sequence[tuple[list[int], list[int]]], index: Sequence[int]) -> None:
+        self.pairs, self.index = pairs, list(index)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[int, list[int], list[int], int]:
+        i, tokens = key if isinstance(key, tuple) else (key, 0)
+        source, target = self.pairs[i]
+        return self.index[i], source, target, tokens
+
+
+TASKS = ("numbers", "multi30k", "wmt14")
+
+
+class TranslationData(L.LightningDataModule):
+    """One translation task's splits, its joint BPE vocabulary and Section 5.1's batches.
+
+    task: "numbers" (generated, no files), "multi30k" (``data_dir``) or "wmt14" (``datasets``).
+    target: the target language ("de"; WMT14 also "fr"). vocab_size: the BPE vocabulary's size
+    at most (the network's embedding has this many rows; BPE may learn fewer). max_tokens: the
+    global batch's padded size on each side, all processes and accumulation steps together.
+    max_length: training pairs with a longer side (in tokens, EOS included) are left out.
+    train_size, val_size, test_size, data_seed, max_numbers, high: the numbers task's split sizes,
+    its seed, and 1 to ``max_numbers`` numbers below ``high`` per sentence.
+    eval_batch_size: sentences per evaluation batch (sorted by length, then put back in order).
+
+    The vocabulary is learnt on the training split only and cached under ``cache_dir`` by a
+    digest of that split's text and its size; ``tokenizer`` holds it after ``setup``.
+    """
+
+    def __init__(
+        self,
+        task: str = "numbers",
+        data_dir: str | None = None,
+        cache_dir: str = ".cache",
+        target: str = "de",
+        vocab_size: int = 37000,
+        max_tokens: int = 25000,
+        max_length: int = 256,
+        train_size: int = 20000,
+        val_size: int = 500,
+        test_size: int = 500,
+        data_seed: int = 0,
+        max_numbers: int = 6,
+        high: int = 1000,
+        eval_batch_size: int = 64,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if task not in TASKS:
+            raise ConfigError(f"data.task must be one of {', '.join(TASKS)}, got {task!r}")
+        if vocab_size <= len(SPECIALS):
+            raise ConfigError(f"data.vocab_size must exceed {len(SPECIALS)}, got {vocab_size}")
+        self.save_hyperparameters(logger=False)
+        self.texts: dict[str, list[tuple[str, str]]] = {}
+        self.encoded: dict[str, list[tuple[list[int], list[int]]]] = {}
+        self.filtered: dict[str, int] = {}
+        self.tokenizer = None
+
+    def read(self) -> dict[str, list[tuple[str, str]]]:
+        hp = self.hparams
+        if hp.task == "numbers":
+            seeds = {"train": hp.data_seed, "val": hp.data_seed + 1, "test": hp.data_seed + 2}
+            sizes = {"train": hp.train_size, "val": hp.val_size, "test": hp.test_size}
+            splits = {
+                s: numbers(sizes[s], seeds[s], max_numbers=hp.max_numbers, high=hp.high)
+                for s in seeds
+            }
+            held_out = {source for s in ("val", "test") for source, _ in splits[s]}
+            splits["train"] = [p for p in splits["train"] if p[0] not in held_out]
+            return splits
+        if hp.task == "multi30k":
+            if hp.data_dir is None:
+                raise ConfigError("the multi30k task reads data.data_dir; none is set")
+            return {s: multi30k(hp.data_dir, s, target=hp.target) for s in MULTI30K_SPLITS}
+        return {s: wmt14(hp.target, s, hp.cache_dir) for s in WMT14_SPLITS}
+
+    def vocabulary(self, train: list[tuple[str, str]]):
+        from tokenizers import Tokenizer
+
+        texts = [side for pair in train for side in pair]
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+        path = Path(self.hparams.cache_dir) / "bpe" / f"{digest}-{self.hparams.vocab_size}.json"
+        if path.exists():
+            return Tokenizer.from_file(str(path))
+        tokenizer = train_bpe(texts, self.hparams.vocab_size)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tokenizer.save(str(tmp))
+        tmp.replace(path)  # atomic: processes of one run may build it at once
+        return tokenizer
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.texts:
+            return
+        self.texts = self.read()
+        if not self.texts["train"]:
+            raise DataIntegrityError("the training split holds no sentence pairs")
+        self.tokenizer = self.vocabulary(self.texts["train"])
+        eos = SPECIALS.index(EOS)
+        for split, pairs in self.texts.items():
+            sources = self.tokenizer.encode_batch([s for s, _ in pairs])
+            targets = self.tokenizer.encode_batch([t for _, t in pairs])
+            self.encoded[split] = [
+                (s.ids + [eos], t.ids + [eos]) for s, t in zip(sources, targets, strict=True)
+            ]
+        bare = [(s[:-1], t[:-1]) for s, t in self.encoded["train"]]
+        self.train_index, self.filtered = training_pairs(bare, self.hparams.max_length)
+        if not self.train_index:
+            raise DataIntegrityError(
+                f"every training pair is empty or longer than max_length={self.hparams.max_length}"
+            )
+
+    def references(self, split: str) -> list[str]:
+        return [target for _, target in self.texts[split]]
+
+    def sources(self, split: str) -> list[str]:
+        return [source for source, _ in self.texts[split]]
+
+    def train_dataloader(self) -> DataLoader:
+        pairs = [self.encoded["train"][i] for i in self.train_index]
+        trainer = self.trainer
+        sampler = TokenBatches(
+            [len(s) for s, _ in pairs],
+            [len(t) for _, t in pairs],
+            self.hparams.max_tokens,
+            seed=self.hparams.seed,
+            world_size=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+            accumulate=trainer.accumulate_grad_batches if trainer else 1,
+            tag_tokens=True,
+        )
+        return DataLoader(
+            Encoded(pairs, self.train_index),
+            batch_sampler=sampler,
+            collate_fn=collate,
+            num_workers=self.hparams.num_workers,
+        )
+
+    def eval_dataloader(self, split: str) -> DataLoader:
+        """Every sentence of the split (none left out), by length; each process takes every
+        W-th batch."""
+        pairs = self.encoded[split]
+        order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][0]), i))
+        size = self.hparams.eval_batch_size
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            batches = batches[trainer.global_rank :: trainer.world_size]
+        return DataLoader(
+            Encoded(pairs, range(len(pairs))),
+            batch_sampler=batches,
+            collate_fn=collate,
+            num_workers=self.hparams.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self.eval_dataloader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self.eval_dataloader("test")

@@ -64,3 +64,26 @@ def average_checkpoints(paths: Sequence[str | Path]) -> dict[str, Tensor]:
         else:
             average[name] = last.clone()
     return average
+
+
+def average_run(folder: str | Path, last: int, output: str | Path | None = None) -> Path:
+    """Average a run's last ``last`` snapshots (``<folder>/snapshots``, written during training)
+    into one checkpoint that loads like the run's own: its ``last.ckpt`` with the averaged weights
+    (hyperparameters and vocabulary included). Written to ``output`` or
+    ``<folder>/checkpoints/averaged.ckpt``; returns the path."""
+    folder = Path(folder)
+    snapshots = sorted((folder / "snapshots").glob("step-*.ckpt"))[-last:]
+    base = folder / "checkpoints" / "last.ckpt"
+    if not snapshots or not base.exists():
+        raise FileNotFoundError(
+            f"{folder} holds no snapshots (snapshots/step-*.ckpt) or no checkpoints/last.ckpt: is "
+            "it a Transformer run folder trained with model.average_last >= 2?"
+        )
+    if len(snapshots) < last:
+        raise ValueError(f"{folder} holds {len(snapshots)} snapshots, fewer than the {last} asked")
+    checkpoint = torch.load(base, map_location="cpu", weights_only=True)
+    checkpoint["state_dict"] = average_checkpoints(snapshots)
+    checkpoint["averaged"] = [p.name for p in snapshots]
+    path = Path(output) if output else folder / "checkpoints" / "averaged.ckpt"
+    torch.save(checkpoint, path)
+    return path

@@ -74,9 +74,9 @@ def test_joint_bpe_round_trips_text_exactly():
 
 
 def test_training_leaves_out_empty_and_over_long_pairs_and_counts_them():
-    pairs = [([5, 6], [7]), ([], [7]), ([5], []), ([5] * 9, [7]), ([5], [7] * 8), ([5], [7] * 7)]
-    kept, counts = training_pairs(pairs, max_length=8)
-    assert kept == [([5, 6], [7]), ([5], [7] * 7)]
+    pairs = [([5, 6], [7]), ([], [7]), ([5], []), ([5] * 8, [7]), ([5], [7] * 8), ([5], [7] * 7)]
+    kept, counts = training_pairs(pairs, max_length=8)  # 7 ids + EOS fit, 8 + EOS do not
+    assert kept == [0, 5]
     assert counts == {"kept": 2, "empty": 2, "too_long": 2}
 
 

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from helpers import argmax_decode, sequence_score
 
 from papers.transformer.decoding import beam_search, greedy, length_penalty
 from papers.transformer.model import Transformer, causal_mask, sinusoids
@@ -112,38 +113,40 @@ def test_length_penalty_is_gnmts():
     assert length_penalty(7, 0.0) == 1.0
 
 
-def argmax_decode(model: Transformer, source: torch.Tensor, limit: int) -> list[int]:
-    """Greedy decoding written out: recompute everything, take the argmax, stop at EOS."""
-    output = [BOS]
-    for _ in range(limit):
-        token = int(model(source, torch.tensor([output]))[0, -1].argmax())
-        output.append(token)
-        if token == EOS:
-            break
-    return [t for t in output[1:] if t != EOS]
+def lstm(vocab_size: int = 11) -> torch.nn.Module:
+    """The recurrent baseline (seq2seq.py), its weights spread so that beams do not tie."""
+    from papers.transformer.seq2seq import AttentionLSTM
+
+    torch.manual_seed(3)
+    model = AttentionLSTM(vocab_size, n_layers=2, d_model=8, hidden=12, dropout=0.0).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.uniform_(-0.5, 0.5)
+    return model
 
 
-def test_beam_one_equals_greedy():
-    model = tiny()
+NETWORKS = {  # decoding.py serves both networks of the module
+    "transformer": lambda vocab_size: tiny(vocab_size=vocab_size, n_layers=1),
+    "lstm_attention": lstm,
+}
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_beam_one_equals_greedy(network):
+    model = NETWORKS[network](11)
     sources = tokens([5, 6, 7, PAD], [8, 9, 10, 4], [3, PAD, PAD, PAD])
     results = greedy(model, sources, BOS, EOS, max_extra=6)
     for row, (hypothesis, _) in zip(sources, results, strict=True):
         limit = int((row != PAD).sum()) + 6
         assert hypothesis == argmax_decode(model, row[row != PAD][None], limit)
+    assert beam_search(model, sources, BOS, EOS, beam_size=1, alpha=0.0, max_extra=6) == results
 
 
-def sequence_score(model, source, hypothesis: list[int], alpha: float) -> float:
-    with torch.no_grad():
-        logits = model(source, torch.tensor([[BOS, *hypothesis[:-1]]]))[0].log_softmax(-1)
-    log_p = sum(logits[t, token].item() for t, token in enumerate(hypothesis))
-    return log_p / length_penalty(len(hypothesis), alpha)
-
-
-def test_a_wide_beam_finds_the_exhaustive_best():
+@pytest.mark.parametrize("network", NETWORKS)
+def test_a_wide_beam_finds_the_exhaustive_best(network):
     """Vocabulary 5, at most 3 tokens: every hypothesis fits in the beam, so the search must
     return the best of all of them under log P / lp (checked by enumerating them)."""
-    torch.manual_seed(3)
-    model = Transformer(5, n_layers=1, d_model=8, d_ff=16, heads=2, dropout=0.0).eval()
+    model = NETWORKS[network](5)
     source = tokens([3, 4])
     limit, alpha = 3, 0.6
     candidates = []
