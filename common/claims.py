@@ -94,6 +94,26 @@ class Higher:
 
 
 @dataclass(frozen=True)
+class Close:
+    """Arms ``first`` and ``second`` measure about the same: reproduced when the gap with twice
+    its standard error over seeds stays within ``tolerance`` (the gap is shown to be small),
+    partly when only the gap itself does (small, but not told apart from a larger one)."""
+
+    first: str
+    second: str
+    tolerance: float
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        _, _, gap, gap_se, why = difference(values, self.first, self.second)
+        why += f" (within ±{self.tolerance:g} to reproduce)"
+        if abs(gap) + 2 * gap_se <= self.tolerance:
+            return REPRODUCED, why
+        if abs(gap) <= self.tolerance:
+            return PARTLY, why + ": small, but the seeds cannot exclude a larger gap"
+        return NOT_REPRODUCED, why
+
+
+@dataclass(frozen=True)
 class RatioAtLeast:
     """mean(numerator) / mean(denominator) reaches ``target`` (reproduced) or ``partly``."""
 
@@ -176,6 +196,9 @@ def percent(reported: Reported, digits: int | None = None) -> str:
 class Arm:
     name: str
     overrides: tuple[str, ...] = ()
+    # the summary metric this arm contributes, when not the claim's: two arms may read two
+    # metrics of the same runs (beam and greedy BLEU of one model), which are then trained once
+    measure: str = ""
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ def run_claim(
                     return {**result, "verdict": NOT_RUN, "why": why, "minutes": None}
                 runs += 1
             summary = trained[key]
-            result["values"].setdefault(arm.name, []).append(summary["metrics"][claim.measure])
+            measure = arm.measure or claim.measure
+            result["values"].setdefault(arm.name, []).append(summary["metrics"][measure])
             if claim.curve:
                 curve = read_curve(Path(summary["csv_log"]), claim.curve)
                 result["curves"].setdefault(arm.name, []).append(curve)

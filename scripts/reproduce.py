@@ -1,7 +1,7 @@
 """Run a paper's claims and write its reproduction report.
 
     python scripts/reproduce.py paper=alexnet                  # every claim
-    python scripts/reproduce.py paper=alexnet claim=lrn        # one claim
+    python scripts/reproduce.py paper=alexnet claim=lrn        # one claim (or several: a,b)
     python scripts/reproduce.py paper=alexnet --list           # what exists, what each costs
     python scripts/reproduce.py paper=alexnet seeds=0,1 trainer.max_epochs=2   # seeds, overrides
     python scripts/reproduce.py paper=alexnet --report         # rebuild the report, run nothing
@@ -77,11 +77,14 @@ def main(argv: list[str]) -> int:
         paper = registry.get(options.get("paper", "alexnet"))
         every_claim = registry.claims(paper.name)
         claims = every_claim
-        if "claim" in options:
-            claims = [c for c in claims if c.id == options["claim"]]
-            if not claims:
-                known = ", ".join(c.id for c in every_claim)
-                raise LandmarksError(f"no claim {options['claim']!r}; {paper.name} has: {known}")
+        if "claim" in options:  # one id, or several separated by commas (they share runs)
+            by_id = {c.id: c for c in every_claim}
+            wanted = options["claim"].split(",")
+            unknown = [w for w in wanted if w not in by_id]
+            if unknown:
+                known = ", ".join(by_id)
+                raise LandmarksError(f"no claim {unknown[0]!r}; {paper.name} has: {known}")
+            claims = [by_id[w] for w in wanted]
     except (LandmarksError, registry.UnknownPaperError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from common.claims import (
     REPRODUCED,
     Arm,
     Claim,
+    Close,
     Lower,
     Matches,
     RatioAtLeast,
@@ -46,6 +47,20 @@ def test_lower_rule(better, worse, verdict):
 def test_matches_rule(ours, verdict):
     rule = Matches("alexnet", 0.407, tolerance=0.01, partly_tolerance=0.03)
     assert rule.judge({"alexnet": [ours]})[0] == verdict
+
+
+@pytest.mark.parametrize(
+    ("second", "verdict"),
+    [
+        ([25.7, 25.8, 25.9], REPRODUCED),  # gap 0.1, well inside ±1
+        ([24.0, 25.8, 27.2], PARTLY),  # gap 0.1, but the seeds spread too far to show it small
+        ([23.4, 23.5, 23.6], NOT_REPRODUCED),
+        ([27.9, 28.0, 28.1], NOT_REPRODUCED),  # either sign
+    ],
+)
+def test_close_rule(second, verdict):
+    values = {"a": [25.6, 25.7, 25.8], "b": second}
+    assert Close("a", "b", tolerance=1.0).judge(values)[0] == verdict
 
 
 def test_lower_rule_respects_a_minimum_gap():

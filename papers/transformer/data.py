@@ -72,7 +72,8 @@ def multi30k(data_dir: str | Path, split: str, source: str = "en", target: str =
 
 
 def numbers(count: int, seed: int, min_numbers: int = 1, max_numbers: int = 3, high: int = 10**6):
-    """``count`` pairs of 1-3 numbers below ``high``: digits -> German number words."""
+    """``count`` pairs of ``min_numbers`` to ``max_numbers`` numbers below ``high``: digits ->
+    German number words ("372 15" -> "dreihundertzweiundsiebzig fünfzehn")."""
     from num2words import num2words
 
     rng = random.Random(seed)
@@ -209,7 +210,9 @@ class TranslationData(L.LightningDataModule):
     global batch's padded size on each side, all processes and accumulation steps together.
     max_length: training pairs with a longer side (in tokens, EOS included) are left out.
     train_size, val_size, test_size, data_seed, max_numbers, high: the numbers task's split sizes,
-    its seed, and 1 to ``max_numbers`` numbers below ``high`` per sentence.
+    its seed, and 1 to ``max_numbers`` numbers below ``high`` per sentence. test_numbers: the
+    test split's (min, max) numbers per sentence instead (longer sentences than any in training,
+    for the length claim).
     eval_batch_size: sentences per evaluation batch (sorted by length, then put back in order).
 
     The vocabulary is learnt on the training split only and cached under ``cache_dir`` by a
@@ -231,6 +234,7 @@ class TranslationData(L.LightningDataModule):
         data_seed: int = 0,
         max_numbers: int = 6,
         high: int = 1000,
+        test_numbers: tuple[int, int] | None = None,
         eval_batch_size: int = 64,
         seed: int = 0,
         num_workers: int = 0,
@@ -251,10 +255,10 @@ class TranslationData(L.LightningDataModule):
         if hp.task == "numbers":
             seeds = {"train": hp.data_seed, "val": hp.data_seed + 1, "test": hp.data_seed + 2}
             sizes = {"train": hp.train_size, "val": hp.val_size, "test": hp.test_size}
-            splits = {
-                s: numbers(sizes[s], seeds[s], max_numbers=hp.max_numbers, high=hp.high)
-                for s in seeds
-            }
+            counts = {s: (1, hp.max_numbers) for s in seeds}
+            if hp.test_numbers is not None:
+                counts["test"] = tuple(hp.test_numbers)
+            splits = {s: numbers(sizes[s], seeds[s], *counts[s], high=hp.high) for s in seeds}
             held_out = {source for s in ("val", "test") for source, _ in splits[s]}
             splits["train"] = [p for p in splits["train"] if p[0] not in held_out]
             return splits

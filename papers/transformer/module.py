@@ -13,6 +13,12 @@ and BLEU on the test split, three ways in one run (beam, greedy, averaged checkp
   average of the last ``average_last`` snapshots (Section 6.1; written every ``snapshot_every``
   updates to ``<run>/snapshots``) decoded with the beam -> ``*_averaged``. The translations, the
   BLEU signatures and a cross-attention map of the first test sentence go to the run folder.
+- Cost (the paper's Table 2 argument, beyond its numbers): with ``val_bleu`` and ``target_bleu``,
+  the updates, training minutes (the optimiser steps' wall time, evaluation left out) and training
+  FLOPs until the development BLEU first reaches ``target_bleu`` -> ``test/steps_to_bleu``,
+  ``test/minutes_to_bleu``, ``test/gflops_to_bleu`` (inf if never). FLOPs: the first batch's
+  forward counted by ``torch.utils.flop_counter``, times 3 for the backward (two matrix products
+  per forward one), scaled to each later batch by its padded source + target tokens.
 
 The BPE vocabulary travels with the network: it is written to ``<run>/tokenizer.json`` and kept in
 every checkpoint, so a checkpoint translates on its own (``scripts/translate.py``).
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +37,7 @@ import lightning as L
 import torch
 import torch.distributed as dist
 from torch import Tensor
+from torch.utils.flop_counter import FlopCounterMode
 
 from papers.transformer.bleu import sacrebleu_score, tokenized_bleu
 from papers.transformer.data import BOS, EOS, SPECIALS, Batch
@@ -62,6 +71,7 @@ class TransformerModule(L.LightningModule):
     betas, eps: Adam's. beam_size, alpha, max_extra: Section 6.1's decoding.
     average_last, snapshot_every: average the last this many snapshots, one every this many
         updates (0: no averaging). val_bleu: decode the development split at each validation.
+        target_bleu: the development BLEU (sacreBLEU) the cost measures count up to.
     compound_split, lowercase, target_language: how ``*_bleu_tokenized`` tokenises.
     """
 
@@ -84,6 +94,7 @@ class TransformerModule(L.LightningModule):
         average_last: int = 5,
         snapshot_every: int = 1000,
         val_bleu: bool = False,
+        target_bleu: float | None = None,
         compound_split: bool = False,
         lowercase: bool = False,
         target_language: str = "de",
@@ -93,6 +104,8 @@ class TransformerModule(L.LightningModule):
             raise ValueError(f"model.schedule must be one of {', '.join(SCHEDULES)}: {schedule!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
+        if target_bleu is not None and not val_bleu:
+            raise ValueError("model.target_bleu needs model.val_bleu=true (it reads the dev BLEU)")
         self.save_hyperparameters()
         self.net = build_network(network, vocab_size, dict(net), dict(lstm or {}))
         self.pad_id = SPECIALS.index("<pad>")
@@ -101,6 +114,10 @@ class TransformerModule(L.LightningModule):
         self.sums: dict[str, Tensor] = {}
         self.hypotheses: dict[str, dict[int, str]] = {}
         self.averaged: torch.nn.Module | None = None
+        # the cost measures: training time, FLOPs, and where the target BLEU was first reached
+        self.train_seconds, self.train_flops = 0.0, 0.0
+        self.flops_per_token: float | None = None
+        self.reached: dict[str, float] = {}
 
     # --- vocabulary ---------------------------------------------------------------------------
 
@@ -122,8 +139,19 @@ class TransformerModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.tokenizer is not None:
             checkpoint["tokenizer"] = self.tokenizer.to_str()
+        checkpoint["cost"] = {
+            "train_seconds": self.train_seconds,
+            "train_flops": self.train_flops,
+            "flops_per_token": self.flops_per_token,
+            "reached": self.reached,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # a resumed run counts on from where it stopped (not the test's reload of the best one)
+        if "cost" in checkpoint and not self.train_seconds:
+            cost = checkpoint["cost"]
+            self.train_seconds, self.train_flops = cost["train_seconds"], cost["train_flops"]
+            self.flops_per_token, self.reached = cost["flops_per_token"], dict(cost["reached"])
         if "tokenizer" in checkpoint:
             from tokenizers import Tokenizer
 
@@ -143,8 +171,19 @@ class TransformerModule(L.LightningModule):
             logits, batch.target_out, self.hparams.label_smoothing, self.pad_id
         )
 
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        self.batch_started = time.perf_counter()
+
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        smoothed, nll = self.losses(batch)
+        padded = batch.source.numel() + batch.target_in.numel()
+        if self.hparams.target_bleu is not None and self.flops_per_token is None:
+            with FlopCounterMode(display=False) as counter:
+                smoothed, nll = self.losses(batch)
+            self.flops_per_token = 3 * counter.get_total_flops() / padded
+        else:
+            smoothed, nll = self.losses(batch)
+        if self.flops_per_token is not None:
+            self.train_flops += self.flops_per_token * padded
         trainer = self.trainer
         scale = trainer.world_size * trainer.accumulate_grad_batches / batch.tokens
         tokens = (batch.target_out != self.pad_id).sum()
@@ -176,6 +215,7 @@ class TransformerModule(L.LightningModule):
         }
 
     def on_train_batch_end(self, outputs, batch: Batch, batch_idx: int) -> None:
+        self.train_seconds += time.perf_counter() - self.batch_started
         every, keep = self.hparams.snapshot_every, self.hparams.average_last
         step = self.trainer.global_step
         if keep < 2 or every < 1 or step % every or not self.trainer.is_global_zero:
@@ -238,7 +278,14 @@ class TransformerModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.log_losses("val")
         if self.hparams.val_bleu and not self.trainer.sanity_checking:
-            self.log_bleu("val", "")
+            score = self.log_bleu("val", "")["sacrebleu"]
+            target = self.hparams.target_bleu
+            if target is not None and not self.reached and score >= target:
+                self.reached = {
+                    "steps_to_bleu": float(self.trainer.global_step),
+                    "minutes_to_bleu": self.train_seconds / 60,
+                    "gflops_to_bleu": self.train_flops / 1e9,
+                }
 
     def on_test_epoch_start(self) -> None:
         self.sums, self.hypotheses = {}, {}
@@ -262,6 +309,9 @@ class TransformerModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.log_losses("test")
+        if self.hparams.target_bleu is not None:
+            for name in ("steps_to_bleu", "minutes_to_bleu", "gflops_to_bleu"):
+                self.log(f"test/{name}", self.reached.get(name, math.inf))
         scores = {name: self.log_bleu("test", name) for name in list(self.hypotheses)}
         self.averaged = None
         if self.trainer.is_global_zero:
@@ -294,13 +344,16 @@ class TransformerModule(L.LightningModule):
             parts: list[dict[int, str]] = [{} for _ in range(self.trainer.world_size)]
             dist.all_gather_object(parts, texts)
             texts = {k: v for part in parts for k, v in part.items()}
-        return [texts[i] for i in range(len(texts))]
+        return [texts[i] for i in sorted(texts)]
 
     def log_bleu(self, split: str, name: str) -> dict[str, Any]:
         datamodule = self.trainer.datamodule
         hypotheses, references = self.all_hypotheses(name), datamodule.references(split)
         if len(hypotheses) != len(references):
-            raise RuntimeError(f"{len(hypotheses)} translations for {len(references)} references")
+            raise RuntimeError(
+                f"BLEU needs every {split} sentence translated: {len(hypotheses)} translations for "
+                f"{len(references)} references (is trainer.limit_{split}_batches set?)"
+            )
         score, signature = sacrebleu_score(hypotheses, references)
         hp = self.hparams
         tokenized = tokenized_bleu(

@@ -103,6 +103,21 @@ def _table_3() -> list[Reported]:
 
 REPORTED = (*_table_2(), *_table_3())
 
+# Table 2's training cost, EN-DE (the cost claims cite it; no run here measures it): training
+# time x GPUs x sustained single-precision FLOP/s (2.8, 3.7, 6.0, 9.5 TFLOPS for K80, K40, M40,
+# P100).
+TRAINING_COST = {
+    method: Reported(
+        "train/flops", value, "Table 2", "training FLOPs, EN-DE", "WMT14 EN-DE", baseline
+    )
+    for method, value, baseline in (
+        ("Transformer (base)", 3.3e18, ""),
+        ("Transformer (big)", 2.3e19, ""),
+        ("GNMT + RL", 2.3e19, "GNMT + RL"),
+        ("ConvS2S", 9.6e18, "ConvS2S"),
+    )
+}
+
 
 def reported_for_preset(preset: str) -> tuple[Reported, ...]:
     return tuple(r for r in REPORTED if r.setting.startswith(f"preset={preset};"))
@@ -154,3 +169,11 @@ PAPER = Paper(
     ),
     select_reported=lambda cfg: reported_for_preset(cfg.preset.name),
 )
+
+
+def reported(metric: str, preset: str, baseline: str = "") -> Reported:
+    """The one entry of ``metric`` for ``preset`` (and ``baseline``: another method's row)."""
+    [entry] = [
+        r for r in reported_for_preset(preset) if r.metric == metric and r.baseline == baseline
+    ]
+    return entry
