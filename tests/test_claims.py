@@ -127,6 +127,22 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     again = reproduce.run_claim(shared, "alexnet", (0,), [], tmp_path, trained)
     assert again["values"]["sgd"] == result["values"]["sgd"][:1] and again["minutes"] is None
     assert not (tmp_path / "runs" / "shared").exists()
+    # two arms reading two metrics of the same runs (beam and greedy BLEU of one model)
+    two = Claim(
+        **{
+            **vars(learns),
+            "id": "two-metrics",
+            "arms": (Arm("sgd"), Arm("val", measure="val/error")),
+            "rule": Lower("val", "sgd"),
+        }
+    )
+    both = reproduce.run_claim(two, "alexnet", (0,), [], tmp_path, trained)
+    summary = trained[next(k for k in trained if k[-1] == "seed=0" and len(k) == len(TINY) + 2)]
+    assert both["values"] == {
+        "sgd": [summary["metrics"]["test/error"]],
+        "val": [summary["metrics"]["val/error"]],
+    }
+    assert both["minutes"] is None and not (tmp_path / "runs" / "two-metrics").exists()
 
     # a later invocation reruns an arm in its folder afresh (a run folder holds one run)
     rerun = reproduce.run_claim(learns, "alexnet", (0,), [], tmp_path, {})

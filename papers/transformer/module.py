@@ -43,7 +43,12 @@ from papers.transformer.bleu import sacrebleu_score, tokenized_bleu
 from papers.transformer.data import BOS, EOS, SPECIALS, Batch
 from papers.transformer.decoding import beam_search
 from papers.transformer.model import Transformer
-from papers.transformer.training import average_checkpoints, label_smoothed_loss, lrate
+from papers.transformer.training import (
+    average_checkpoints,
+    label_smoothed_loss,
+    lrate,
+    per_global_token,
+)
 
 NETWORKS = ("transformer", "lstm_attention")
 SCHEDULES = ("inverse_sqrt", "constant")
@@ -184,14 +189,15 @@ class TransformerModule(L.LightningModule):
             smoothed, nll = self.losses(batch)
         if self.flops_per_token is not None:
             self.train_flops += self.flops_per_token * padded
-        trainer = self.trainer
-        scale = trainer.world_size * trainer.accumulate_grad_batches / batch.tokens
         tokens = (batch.target_out != self.pad_id).sum()
         size = len(batch.index)
         self.log("train/loss", smoothed / tokens, on_epoch=True, sync_dist=True, batch_size=size)
         self.log("train/ppl", torch.exp(nll.detach() / tokens), sync_dist=True, batch_size=size)
         self.log("train/lr", self.lr_schedulers().get_last_lr()[0], on_step=True, on_epoch=False)
-        return smoothed * scale
+        trainer = self.trainer
+        return per_global_token(
+            smoothed, batch.tokens, trainer.world_size, trainer.accumulate_grad_batches
+        )
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

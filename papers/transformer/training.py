@@ -8,6 +8,8 @@
   ``torch.nn.functional.cross_entropy(label_smoothing=eps)`` computes. (tensor2tensor spreads
   eps / (V - 1) over the other entries only; the two differ by eps / V on the true entry.) Padding
   positions are no targets.
+- :func:`per_global_token`: the loss of one piece of a global batch, divided so that any cut
+  over processes and accumulation steps gives one process's step on the whole batch.
 - :func:`average_checkpoints`, Section 6.1: the mean of the weights of the last 5 (base) or 20
   (big) checkpoints.
 """
@@ -43,6 +45,19 @@ def label_smoothed_loss(
     )
     nll = F.cross_entropy(flat_logits, flat_targets, ignore_index=pad_id, reduction="sum")
     return smoothed, nll
+
+
+def per_global_token(
+    loss_sum: Tensor, global_tokens: int, world_size: int, accumulate: int
+) -> Tensor:
+    """One piece's share of the global batch's loss per target token (Section 5.1's batches of
+    about 25,000 target tokens, cut over ``world_size`` processes and ``accumulate`` steps).
+
+    DDP averages the processes' gradients and Lightning divides each piece's loss by
+    ``accumulate``; multiplying the piece's summed loss by both and dividing by the global
+    batch's target tokens makes the update the one a single process would make on the whole
+    batch: mean over processes of sum over pieces of (loss_sum * W * A / N) / A = total / N."""
+    return loss_sum * world_size * accumulate / global_tokens
 
 
 def average_checkpoints(paths: Sequence[str | Path]) -> dict[str, Tensor]:

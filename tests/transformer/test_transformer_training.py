@@ -7,7 +7,12 @@ import math
 import pytest
 import torch
 
-from papers.transformer.training import average_checkpoints, label_smoothed_loss, lrate
+from papers.transformer.training import (
+    average_checkpoints,
+    label_smoothed_loss,
+    lrate,
+    per_global_token,
+)
 
 
 def test_lrate_at_steps_1_4000_and_8000():
@@ -52,3 +57,33 @@ def test_checkpoint_averaging_is_the_mean_of_the_weights(tmp_path):
         average_checkpoints([tmp_path / "other.ckpt", paths[0]])
     with pytest.raises(ValueError, match="no checkpoints"):
         average_checkpoints([])
+
+
+@pytest.mark.parametrize(("world_size", "accumulate"), [(1, 1), (2, 1), (1, 3), (2, 2)])
+def test_any_cut_of_a_global_batch_makes_one_processs_step(world_size, accumulate):
+    """The gradient DDP (mean over processes) and Lightning (each piece's loss / accumulate)
+    make from the pieces equals the gradient of the whole batch's loss per target token."""
+    torch.manual_seed(0)
+    weight = torch.randn(5, 7, requires_grad=True)
+    inputs, targets = torch.randn(24, 7), torch.randint(0, 5, (24,))
+    targets[::5] = 0  # padding: no target
+    tokens = int((targets != 0).sum())
+
+    def loss_sum(rows: slice) -> torch.Tensor:
+        logits = (inputs[rows] @ weight.T).unsqueeze(0)
+        return label_smoothed_loss(logits, targets[rows].unsqueeze(0), 0.1, pad_id=0)[0]
+
+    (whole,) = torch.autograd.grad(loss_sum(slice(None)) / tokens, weight)
+    pieces = world_size * accumulate
+    size = 24 // pieces
+    per_process = []
+    for process in range(world_size):
+        gradient = torch.zeros_like(weight)
+        for step in range(accumulate):
+            start = (process * accumulate + step) * size
+            piece = per_global_token(
+                loss_sum(slice(start, start + size)), tokens, world_size, accumulate
+            )
+            gradient += torch.autograd.grad(piece / accumulate, weight)[0]
+        per_process.append(gradient)
+    torch.testing.assert_close(sum(per_process) / world_size, whole)
