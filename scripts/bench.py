@@ -10,6 +10,9 @@
    same MNIST networks, iterations per second (papers/gan/bench.py).
 6. Our RBM's CD-1 update against scikit-learn's ``BernoulliRBM`` at 784-500, batch 100
    (papers/dbn/bench.py).
+7. The Transformer's training step against ``torch.nn.Transformer`` at the base configuration,
+   decoding with the key/value cache against recomputing, beam 4 against greedy
+   (papers/transformer/bench.py).
 """
 
 from __future__ import annotations
@@ -205,8 +208,38 @@ def rbm_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]
     ]
 
 
+def transformer_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]]:
+    from papers.transformer.bench import decoding_timings, training_step_timings
+
+    step = training_step_timings()
+    decoding = decoding_timings()
+    return [
+        (
+            "Transformer base step, ours / torch.nn.Transformer (time, 16 x 32 tokens)",
+            f"{step['ratio']:.2f}",
+            f"{step['a_s']:.2f} vs {step['b_s']:.2f} s/step; pairs {step['ratio_low']:.2f}-"
+            f"{step['ratio_high']:.2f}; {step['ours_parameters'] / 1e6:.1f}M vs "
+            f"{step['torch_parameters'] / 1e6:.1f}M parameters",
+        ),
+        (
+            "Transformer decoding, key/value cache / recomputing (speed, 50 tokens)",
+            f"{decoding['cache_speedup']:.2f}",
+            f"{decoding['cached_tokens_per_s']:.0f} vs {decoding['recompute_tokens_per_s']:.0f} "
+            f"tokens/s, batch 16; pairs {decoding['cache_speedup_low']:.2f}-"
+            f"{decoding['cache_speedup_high']:.2f}",
+        ),
+        (
+            "Transformer beam 4 / greedy (time per sentence, input 20 + 50 tokens)",
+            f"{decoding['beam4_to_greedy']:.2f}",
+            f"{decoding['beam4_ms_per_sentence']:.0f} vs {decoding['greedy_ms_per_sentence']:.0f} "
+            "ms per sentence, batch 16",
+        ),
+    ]
+
+
 # Each paper's rows; the DBN and greedy layer-wise training share the RBM (common/rbm.py).
 ROWS = {"alexnet": alexnet_rows, "lstm": lstm_rows, "gan": gan_rows, "dbn": rbm_rows}
+ROWS["transformer"] = transformer_rows
 ROWS["greedy"] = rbm_rows
 
 

@@ -227,6 +227,21 @@ def test_every_arm_of_every_claim_composes_and_passes_the_config_check(name, cla
         assert shown == override.value(), (claim.id, arm.name, key)
 
 
+@pytest.mark.parametrize(
+    ("name", "claim"),
+    [
+        pytest.param(n, c, id=f"{n}-{c.id}")
+        for n in registry.available()
+        for c in registry.claims(n)
+    ],
+)
+def test_a_claims_rule_reads_the_arms_it_has(name, claim):
+    """The rule judges measurements named by the claim's own arms (a misnamed arm would only
+    fail after every run of the claim)."""
+    verdict, why = claim.rule.judge({arm.name: [1.0, 2.0, 3.0] for arm in claim.arms})
+    assert verdict and why
+
+
 ALL_CLAIMS = [
     pytest.param(name, claim, id=f"{name}-{claim.id}")
     for name in registry.available()
