@@ -14,7 +14,20 @@ from typing import Any
 
 from common.config import ROOT
 
-PACKAGES = ("torch", "torchvision", "lightning", "hydra-core", "wandb", "numpy")
+# what decides a run's numbers: the framework, and the tokeniser and BLEU the Transformer reports
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "lightning",
+    "hydra-core",
+    "wandb",
+    "numpy",
+    "tokenizers",
+    "sacrebleu",
+    "sacremoses",
+    "num2words",
+    "datasets",
+)
 
 
 def git_state() -> dict[str, Any]:
