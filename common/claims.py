@@ -40,13 +40,18 @@ def mean_and_error(values: list[float]) -> tuple[float, float]:
 
 
 def difference(
-    values: dict[str, list[float]], first: str, second: str
+    values: dict[str, list[float]], first: str, second: str, paired: bool = False
 ) -> tuple[float, float, float, float, str]:
     """The means of arms ``first`` and ``second``, the gap first - second, its standard error over
-    seeds, and the gap in words."""
+    seeds, and the gap in words. ``paired``: the arms are two measures of the same runs (seed by
+    seed), so the error is that of the per-seed differences."""
     (a, a_se), (b, b_se) = mean_and_error(values[first]), mean_and_error(values[second])
     gap, gap_se = a - b, math.hypot(a_se, b_se)
-    return a, b, gap, gap_se, f"{first} - {second} = {gap:.4g} ± {gap_se:.2g} (standard error)"
+    if paired:
+        pairs = [x - y for x, y in zip(values[first], values[second], strict=True)]
+        gap, gap_se = mean_and_error(pairs)
+    kind = "standard error of the per-seed differences" if paired else "standard error"
+    return a, b, gap, gap_se, f"{first} - {second} = {gap:.4g} ± {gap_se:.2g} ({kind})"
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,10 @@ class Higher:
     worse: str
     min_gap: float = 0.0
     factor: float = 1.0
+    paired: bool = False  # two measures of the same runs: judge the per-seed differences
 
     def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
-        b, w, gap, gap_se, why = difference(values, self.better, self.worse)
+        b, w, gap, gap_se, why = difference(values, self.better, self.worse, self.paired)
         short = []
         if gap <= max(2 * gap_se, self.min_gap):
             short.append(f"a gap above {self.min_gap:g} and twice its standard error")

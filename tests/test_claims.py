@@ -19,6 +19,7 @@ from common.claims import (
     Arm,
     Claim,
     Close,
+    Higher,
     Lower,
     Matches,
     RatioAtLeast,
@@ -61,6 +62,14 @@ def test_matches_rule(ours, verdict):
 def test_close_rule(second, verdict):
     values = {"a": [25.6, 25.7, 25.8], "b": second}
     assert Close("a", "b", tolerance=1.0).judge(values)[0] == verdict
+
+
+def test_paired_measures_are_judged_by_their_per_seed_differences():
+    # beam and greedy BLEU of the same three runs: the seeds differ a lot, the gap hardly
+    values = {"beam": [87.0, 84.0, 40.0], "greedy": [85.0, 82.0, 38.5]}
+    assert Higher("beam", "greedy").judge(values)[0] == PARTLY
+    verdict, why = Higher("beam", "greedy", paired=True).judge(values)
+    assert verdict == REPRODUCED and "per-seed differences" in why
 
 
 def test_lower_rule_respects_a_minimum_gap():
