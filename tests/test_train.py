@@ -81,7 +81,8 @@ def test_unknown_paper_lists_the_papers_without_a_traceback(tmp_path):
     result = cli("paper=nope", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: unknown paper 'nope'; available papers: alexnet, dbn, gan, greedy, lstm"
+        "error: unknown paper 'nope'; available papers: "
+        "alexnet, dbn, gan, greedy, lstm, transformer"
     )
     assert not (tmp_path / "run").exists()
 
