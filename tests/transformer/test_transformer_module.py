@@ -127,7 +127,7 @@ def test_the_average_command_writes_the_mean_of_the_last_snapshots(toy_run, tmp_
     assert loaded.tokenizer is not None
 
 
-def test_accumulation_makes_the_updates_of_one_piece(make_config):
+def test_accumulation_makes_the_updates_of_one_piece(make_config, one_thread):
     """Two accumulation steps per update over the same global batches: the same weights as one
     piece per update (rounding aside). Dividing each piece by its own tokens would not be."""
     # one epoch (17 updates): at the toy's high rate, rounding differences grow over more
