@@ -119,6 +119,7 @@ class TransformerModule(L.LightningModule):
         self.sums: dict[str, Tensor] = {}
         self.hypotheses: dict[str, dict[int, str]] = {}
         self.averaged: torch.nn.Module | None = None
+        self.averaged_steps: list[int] = []  # the updates of the snapshots averaged for test
         # the cost measures: training time, FLOPs, and where the target BLEU was first reached
         self.train_seconds, self.train_flops = 0.0, 0.0
         self.flops_per_token: float | None = None
@@ -303,7 +304,7 @@ class TransformerModule(L.LightningModule):
             return None
         module = copy.deepcopy(self)
         module.load_state_dict(average_checkpoints(snapshots))
-        self.averaged_steps = [torch.load(p, weights_only=True)["step"] for p in snapshots]
+        self.averaged_steps = [int(p.stem.removeprefix("step-")) for p in snapshots]  # names
         return module.net.eval()
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
@@ -339,7 +340,7 @@ class TransformerModule(L.LightningModule):
                 "compound_split": hp.compound_split,
             },
         }
-        if getattr(self, "averaged_steps", None):
+        if self.averaged_steps:
             settings["averaged_steps"] = self.averaged_steps
         return settings
 
