@@ -1,0 +1,115 @@
+"""Hu et al. (2021), "LoRA: Low-Rank Adaptation of Large Language Models": citation and the
+numbers the paper reports.
+
+Our metric keys (``module.LoRAClassifier``): ``test/acc``, accuracy on the test split (SST-2:
+GLUE's development set, the split Table 2 reports); ``test/trainable_parameters`` and
+``test/lora_parameters`` (A and B alone, what the paper's "# Trainable Parameters" counts);
+``test/latency_ratio_*`` (``bench.py``, Table 1's comparison at batch 1).
+
+Every ``Reported.setting`` starts with ``preset=<name>;``: a run's summary sets beside its
+numbers only those of its own preset.
+"""
+
+from __future__ import annotations
+
+from common.registry import Paper, Reported
+
+BIBTEX = r"""@inproceedings{hu2022lora,
+  title     = {{LoRA}: Low-Rank Adaptation of Large Language Models},
+  author    = {Hu, Edward J. and Shen, Yelong and Wallis, Phillip and Allen-Zhu, Zeyuan and
+               Li, Yuanzhi and Wang, Shean and Wang, Lu and Chen, Weizhu},
+  booktitle = {International Conference on Learning Representations (ICLR 2022)},
+  year      = {2022},
+  url       = {https://openreview.net/forum?id=nZeVKeeFYf9},
+  note      = {arXiv:2106.09685}
+}"""
+
+SST2 = "SST-2 accuracy (%) on GLUE's development set, median of 5 seeds, best epoch"
+
+
+def _table_2() -> list[Reported]:
+    rows = []
+    for model, lora, full in (("RoBERTa-base", 95.1, 94.8), ("RoBERTa-large", 96.2, 96.4)):
+        setting = f"preset=paper; {model}"
+        rows.append(
+            Reported("test/acc", lora / 100, "Table 2", SST2, f"{setting}, LoRA r = 8 on q, v")
+        )
+        rows.append(
+            Reported("test/acc", full / 100, "Table 2", SST2, f"{setting}, fine-tuning", "FT")
+        )
+    rows.append(
+        Reported(
+            "test/lora_parameters",
+            0.3e6,
+            "Table 2",
+            "trainable parameters of LoRA (A and B; the head not counted)",
+            "preset=paper; RoBERTa-base, r = 8 on q, v of 12 layers",
+        )
+    )
+    return rows
+
+
+# Table 1: GPT-2 medium, one forward pass at batch 1 and 128 tokens (ms, 100 trials, RTX 8000):
+# fine-tuned or LoRA 19.8 +/- 2.7, Adapter^H 25.8 (+30.3%).
+TABLE_1 = (
+    Reported(
+        "test/latency_ratio_merged",
+        1.0,
+        "Table 1",
+        "forward-pass time of merged LoRA over the base model's, batch 1, 128 tokens",
+        "preset=bench; GPT-2 medium, RTX 8000, 100 trials (19.8 ms both)",
+    ),
+    Reported(
+        "test/latency_ratio_adapter",
+        25.8 / 19.8,
+        "Table 1",
+        "forward-pass time of Houlsby adapters over the base model's, batch 1, 128 tokens",
+        "preset=bench; GPT-2 medium, Adapter^H, RTX 8000, 100 trials (25.8 / 19.8 ms)",
+    ),
+)
+
+REPORTED = (*_table_2(), *TABLE_1)
+
+
+def reported_for_preset(preset: str) -> list[Reported]:
+    return [r for r in REPORTED if r.setting.startswith(f"preset={preset};")]
+
+
+def reported(metric: str, preset: str, baseline: str = "", setting: str = "") -> Reported:
+    """The one entry of ``metric`` for ``preset`` whose setting contains ``setting``."""
+    [entry] = [
+        r
+        for r in reported_for_preset(preset)
+        if r.metric == metric and r.baseline == baseline and setting in r.setting
+    ]
+    return entry
+
+
+PAPER = Paper(
+    name="lora",
+    title="LoRA: Low-Rank Adaptation of Large Language Models",
+    authors=(
+        "Edward J. Hu",
+        "Yelong Shen",
+        "Phillip Wallis",
+        "Zeyuan Allen-Zhu",
+        "Yuanzhi Li",
+        "Shean Wang",
+        "Lu Wang",
+        "Weizhu Chen",
+    ),
+    year=2022,
+    venue="ICLR 2022",
+    citation_key="hu2022lora",
+    bibtex=BIBTEX,
+    url="https://openreview.net/forum?id=nZeVKeeFYf9",
+    arxiv="2106.09685",
+    reported=REPORTED,
+    smoke_overrides=(
+        "data.train_size=32",
+        "data.val_size=16",
+        "data.test_size=16",
+        "trainer.max_epochs=1",
+    ),
+    select_reported=lambda cfg: reported_for_preset(cfg.preset.name),
+)
