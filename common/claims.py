@@ -54,6 +54,25 @@ def difference(
     return a, b, gap, gap_se, f"{first} - {second} = {gap:.4g} ± {gap_se:.2g} ({kind})"
 
 
+def events_met(
+    better: list[float], worse: list[float], better_name: str, worse_name: str
+) -> tuple[str, str]:
+    """For a cost until an event (updates, minutes to a target) that some runs never met (an
+    infinite cost): reproduced when every ``better`` run met it and no ``worse`` run did,
+    partly when more ``better`` runs met it, not reproduced otherwise. Means would be
+    infinite, and their difference undefined."""
+    met_b, met_w = (sum(math.isfinite(v) for v in arm) for arm in (better, worse))
+    why = (
+        f"{better_name} met the target in {met_b} of {len(better)} runs, {worse_name} in "
+        f"{met_w} of {len(worse)}"
+    )
+    if met_b == len(better) and met_w == 0:
+        return REPRODUCED, why
+    if met_b > met_w:
+        return PARTLY, why + ": more often, not in every run"
+    return NOT_REPRODUCED, why
+
+
 @dataclass(frozen=True)
 class Lower:
     """Arm ``better`` measures lower than arm ``worse``: reproduced when the gap exceeds twice
@@ -64,6 +83,8 @@ class Lower:
     min_gap: float = 0.0
 
     def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        if any(math.isinf(v) for arm in (self.better, self.worse) for v in values[arm]):
+            return events_met(values[self.better], values[self.worse], self.better, self.worse)
         _, _, gap, gap_se, why = difference(values, self.worse, self.better)
         if gap > max(2 * gap_se, self.min_gap):
             return REPRODUCED, why
@@ -96,6 +117,27 @@ class Higher:
             return REPRODUCED, why
         if gap > 0:
             return PARTLY, why + ": the right direction, short of " + " and ".join(short)
+        return NOT_REPRODUCED, why
+
+
+@dataclass(frozen=True)
+class NotWorse:
+    """Arm ``arm`` measures no more than ``margin`` below arm ``reference`` (higher is better):
+    reproduced when the gap minus twice its standard error stays above -``margin`` (shown not
+    to be worse by more), partly when only the gap itself does. A non-inferiority test: an arm
+    may also be better by any amount."""
+
+    arm: str
+    reference: str
+    margin: float
+
+    def judge(self, values: dict[str, list[float]]) -> tuple[str, str]:
+        _, _, gap, gap_se, why = difference(values, self.arm, self.reference)
+        why += f" (at most {self.margin:g} below to reproduce)"
+        if gap - 2 * gap_se >= -self.margin:
+            return REPRODUCED, why
+        if gap >= -self.margin:
+            return PARTLY, why + ": within the margin, but the seeds cannot exclude a larger loss"
         return NOT_REPRODUCED, why
 
 

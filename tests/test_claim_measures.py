@@ -1,6 +1,7 @@
 """Every claim measures a metric its module logs: one short run (one batch of everything) of the
 first arm of one claim per paper and measure, on fake data in the real formats where the claim
-reads real data (MNIST's IDX files, CIFAR-10's JPEG zip, Tiny Shakespeare's text)."""
+reads real data (MNIST's IDX files, CIFAR-10's JPEG zip, Tiny Shakespeare's text, Multi30k's
+gzipped text, SST-2's TSV files)."""
 
 import gzip
 import io
@@ -64,6 +65,10 @@ def fake_data(tmp_path_factory):
         for language, words in (("en", "a dog runs"), ("de", "ein hund rennt")):
             lines = "".join(f"{words} {i}\n" for i in range(40))
             (root / "multi30k" / f"{stem}.{language}.gz").write_bytes(gzip.compress(lines.encode()))
+    (root / "sst2").mkdir()
+    for stem in ("train", "dev", "test"):
+        rows = "".join(f"{'a fine' if i % 2 else 'a dull'} film {i}\t{i % 2}\n" for i in range(40))
+        (root / "sst2" / f"{stem}.tsv").write_text("sentence\tlabel\n" + rows)
     return root
 
 
@@ -90,5 +95,7 @@ def test_a_claims_measure_is_a_metric_its_module_logs(
             cfg.trainer.fast_dev_run = 2
             if cfg.data.task == "numbers":  # a few sentences are enough
                 cfg.data.train_size, cfg.data.val_size, cfg.data.test_size = 200, 8, 8
+        if name == "lora" and cfg.model.latency_trials:
+            cfg.model.latency_trials = 3
     summary = train(cfg)
     assert measure in summary["metrics"], sorted(summary["metrics"])

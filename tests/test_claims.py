@@ -22,6 +22,7 @@ from common.claims import (
     Higher,
     Lower,
     Matches,
+    NotWorse,
     RatioAtLeast,
     mean_and_error,
 )
@@ -64,12 +65,40 @@ def test_close_rule(second, verdict):
     assert Close("a", "b", tolerance=1.0).judge(values)[0] == verdict
 
 
+@pytest.mark.parametrize(
+    ("arm", "verdict"),
+    [
+        ([0.905, 0.906, 0.907], REPRODUCED),  # 0.4 points below, shown within 1
+        ([0.950, 0.951, 0.952], REPRODUCED),  # better by any amount
+        ([0.866, 0.906, 0.946], PARTLY),  # 0.4 below, but the seeds spread too far
+        ([0.890, 0.891, 0.892], NOT_REPRODUCED),  # 1.9 points below
+    ],
+)
+def test_not_worse_rule(arm, verdict):
+    values = {"lora": arm, "full": [0.909, 0.910, 0.911]}
+    assert NotWorse("lora", "full", margin=0.01).judge(values)[0] == verdict
+
+
 def test_paired_measures_are_judged_by_their_per_seed_differences():
     # beam and greedy BLEU of the same three runs: the seeds differ a lot, the gap hardly
     values = {"beam": [87.0, 84.0, 40.0], "greedy": [85.0, 82.0, 38.5]}
     assert Higher("beam", "greedy").judge(values)[0] == PARTLY
     verdict, why = Higher("beam", "greedy", paired=True).judge(values)
     assert verdict == REPRODUCED and "per-seed differences" in why
+
+
+@pytest.mark.parametrize(
+    ("better", "verdict"),
+    [
+        ([10.0, 12.0, 11.0], REPRODUCED),  # every run met the target, no run of the other
+        ([10.0, 12.0, math.inf], PARTLY),  # more often
+        ([math.inf, math.inf, math.inf], NOT_REPRODUCED),
+    ],
+)
+def test_lower_rule_counts_the_runs_that_met_an_event(better, verdict):
+    values = {"a": better, "b": [math.inf, math.inf, math.inf]}
+    result, why = Lower("a", "b").judge(values)
+    assert result == verdict and "of 3 runs" in why
 
 
 def test_lower_rule_respects_a_minimum_gap():

@@ -4,7 +4,8 @@ this code gives the verdict its kept result in ``reports/<paper>/results/`` reco
 Minutes on 2 CPU cores: AlexNet's lrn about 25 (needs CIFAR-10 in the data directory), the DBN's
 up-down claim about 3 (needs MNIST), the GAN's Proposition 1 about 12, greedy's
 Gaussian-vs-binomial about 1, the LSTM's temporal order about 9, the Transformer's checkpoint
-averaging about 12 (3 runs of the quick preset). A claim whose data is not here
+averaging about 12 (3 runs of the quick preset), LoRA's head-only baseline about 30 (6 runs on
+SST-2, needs it in the data directory). A claim whose data is not here
 is skipped, saying what is missing: give the data directory as usual,
 ``LANDMARKS_DATA_DIR=../shared/data pytest -m slow`` (the default run never reads it)."""
 
@@ -22,6 +23,7 @@ ONE_PER_PAPER = {
     "dbn": "up-down-improves",
     "gan": "proposition1",
     "greedy": "gaussian-beats-binomial",
+    "lora": "sst2-lora-vs-head",
     "lstm": "temporal-order-6a",
     "transformer": "checkpoint-averaging",
 }

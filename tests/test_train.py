@@ -82,7 +82,7 @@ def test_unknown_paper_lists_the_papers_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: unknown paper 'nope'; available papers: "
-        "alexnet, dbn, gan, greedy, lstm, transformer"
+        "alexnet, dbn, gan, greedy, lora, lstm, transformer"
     )
     assert not (tmp_path / "run").exists()
 

@@ -1,6 +1,7 @@
 """``LoRAClassifier``: a pretrained model adapted to sentence classification, with LoRA
 (``method=lora``, Section 4), by full fine-tuning (``method=full``, the paper's FT rows), or by
 training the head alone on frozen features (``method=head``, the baseline a sceptic tries first).
+With ``latency_trials``, the test also times Table 1's forward passes (``bench.py``).
 
 The recipe is Table 9's for RoBERTa on GLUE: AdamW, a linear warm-up over the first 6% of the
 updates then a linear decay to zero, r = 8 on W_q and W_v, alpha 8. The classification head (for a
@@ -54,10 +55,13 @@ class LoRAClassifier(L.LightningModule):
         warmup_ratio: float = 0.06,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        latency_trials: int = 0,
     ) -> None:
         super().__init__()
         if method not in METHODS:
             raise ConfigError(f"model.method={method!r}: expected one of {', '.join(METHODS)}")
+        if latency_trials and method != "lora":
+            raise ConfigError("model.latency_trials times LoRA's forward pass: needs method=lora")
         self.save_hyperparameters()
         self.net = load_classifier(base, num_labels)
         self.net.train()  # from_pretrained returns it in eval mode (no dropout), and Lightning
@@ -135,6 +139,18 @@ class LoRAClassifier(L.LightningModule):
     def on_test_start(self) -> None:
         for key, value in self.counts().items():
             self.log(key.replace("model/", "test/"), value, rank_zero_only=True)
+
+    def on_test_epoch_end(self) -> None:
+        """Table 1's measurement on the trained adapter: forward-pass time at batch 1 of merged
+        and unmerged LoRA and of Houlsby adapters, each over the base model's (bench.py)."""
+        if not self.hparams.latency_trials:
+            return
+        from papers.lora.bench import latency
+
+        base = load_classifier(self.hparams.base, self.hparams.num_labels)
+        timings = latency(base, self.net, trials=self.hparams.latency_trials)
+        for key, value in timings.items():
+            self.log(f"test/{key}", float(value), rank_zero_only=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
         from transformers import get_linear_schedule_with_warmup

@@ -68,7 +68,38 @@ TABLE_1 = (
     ),
 )
 
-REPORTED = (*_table_2(), *TABLE_1)
+GPT3 = "GPT-3 175B validation accuracy (%), WikiSQL or MultiNLI-matched"
+# Tables 5 and 6 (GPT-3, every layer): (table, adapted weights and rank, WikiSQL, MultiNLI-m)
+_GPT3 = (
+    ("Table 5", "W_q, r = 8", 70.4, 91.0),
+    ("Table 5", "W_q, W_v, r = 4", 73.7, 91.3),
+    ("Table 6", "W_q, W_v, r = 1", 73.4, 91.3),
+    ("Table 6", "W_q, W_v, r = 8", 73.8, 91.6),
+    ("Table 6", "W_q, W_v, r = 64", 73.5, 91.4),
+)
+TABLES_5_6 = tuple(
+    Reported("test/acc", value / 100, table, GPT3, f"preset=gpt3; {weights}, {task}")
+    for table, weights, wikisql, mnli in _GPT3
+    for task, value in (("WikiSQL", wikisql), ("MNLI-m", mnli))
+)
+E2E = "BLEU on E2E NLG's test set, beam 10 (GPT-2 medium)"
+TABLE_3 = (
+    Reported("test/bleu", 70.4, "Table 3", E2E, "preset=gpt2; LoRA r = 4 on W_q, W_v"),
+    Reported("test/bleu", 68.2, "Table 3", E2E, "preset=gpt2; fine-tuning", "FT"),
+)
+
+REPORTED = (*_table_2(), *TABLE_1, *TABLES_5_6, *TABLE_3)
+
+
+def gpt3_words(*weights: str) -> str:
+    """Tables 5 and 6's WikiSQL / MultiNLI-m accuracies for the given settings, in words."""
+    parts = []
+    for w in weights:
+        wikisql, mnli = (
+            reported("test/acc", "gpt3", setting=f"{w}, {t}") for t in ("WikiSQL", "MNLI")
+        )
+        parts.append(f"{w}: {wikisql.value:.1%} / {mnli.value:.1%}")
+    return "GPT-3 on WikiSQL / MNLI-m: " + "; ".join(parts)
 
 
 def reported_for_preset(preset: str) -> list[Reported]:

@@ -13,13 +13,12 @@ machine that slows down for a while slows both.
 from __future__ import annotations
 
 import math
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
+from common.timing import paired_ratio
 from papers.transformer.decoding import beam_search
 from papers.transformer.model import Transformer, causal_mask, sinusoids
 from papers.transformer.training import label_smoothed_loss
@@ -68,26 +67,6 @@ def training_step(model: nn.Module, source: Tensor, target: Tensor) -> Callable[
         optimizer.step()
 
     return step
-
-
-def paired_ratio(a: Callable[[], None], b: Callable[[], None], repeats: int) -> dict[str, float]:
-    """Seconds of ``a`` and ``b`` (medians) and the median of the per-pair ratios a / b, their
-    spread as the lowest and highest ratio; each timed in turn after one warm-up call each."""
-    a(), b()
-    times_a, times_b = [], []
-    for _ in range(repeats):
-        for fn, times in ((a, times_a), (b, times_b)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    ratios = [x / y for x, y in zip(times_a, times_b, strict=True)]
-    return {
-        "a_s": statistics.median(times_a),
-        "b_s": statistics.median(times_b),
-        "ratio": statistics.median(ratios),
-        "ratio_low": min(ratios),
-        "ratio_high": max(ratios),
-    }
 
 
 def batch(vocab: int, sentences: int, length: int, seed: int = 0) -> tuple[Tensor, Tensor]:
