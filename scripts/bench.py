@@ -13,11 +13,15 @@
 7. The Transformer's training step against ``torch.nn.Transformer`` at the base configuration,
    decoding with the key/value cache against recomputing, beam 4 against greedy
    (papers/transformer/bench.py).
+8. LoRA on the offline MiniLM base: the training step against PEFT's LoRA and against full
+   fine-tuning, and Table 1's batch-1 latency of merged and unmerged LoRA and of Houlsby adapters
+   against the base model (papers/lora/bench.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from collections.abc import Callable
@@ -237,9 +241,43 @@ def transformer_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, s
     ]
 
 
+def lora_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]]:
+    from papers.lora.base import load_classifier
+    from papers.lora.bench import latency, training_timings
+    from papers.lora.lora import LoRAConfig, apply_lora
+
+    base = load_classifier("minilm", num_labels=2)
+    step = training_timings(base)
+    adapted = copy.deepcopy(base)
+    apply_lora(adapted, LoRAConfig(r=8, alpha=8.0, targets=("query", "value")))
+    table1 = latency(base, adapted, trials=args.repeats * 10)
+    return [
+        (
+            "LoRA step (MiniLM, r 8 on W_q, W_v), ours / PEFT (time, 16 x 32 tokens)",
+            f"{step['ratio_to_peft']:.2f}",
+            f"{step['ours_s'] * 1e3:.0f} vs {step['peft_s'] * 1e3:.0f} ms/step; pairs "
+            f"{step['ratio_to_peft_low']:.2f}-{step['ratio_to_peft_high']:.2f}",
+        ),
+        (
+            "LoRA step / full fine-tuning (time)",
+            f"{step['ratio_to_full']:.2f}",
+            f"{step['full_s'] * 1e3:.0f} ms/step full; trained state {step['ours_state_mb']:.1f} "
+            f"vs {step['full_state_mb']:.0f} MB",
+        ),
+    ] + [
+        (
+            f"LoRA Table 1 latency, {name} / base (batch 1, 128 tokens)",
+            f"{table1[f'latency_ratio_{name}']:.2f}",
+            f"{table1[f'{name}_ms']:.1f} vs {table1['base_ms']:.1f} ms",
+        )
+        for name in ("merged", "unmerged", "adapter")
+    ]
+
+
 # Each paper's rows; the DBN and greedy layer-wise training share the RBM (common/rbm.py).
 ROWS = {"alexnet": alexnet_rows, "lstm": lstm_rows, "gan": gan_rows, "dbn": rbm_rows}
 ROWS["transformer"] = transformer_rows
+ROWS["lora"] = lora_rows
 ROWS["greedy"] = rbm_rows
 
 
