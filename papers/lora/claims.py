@@ -10,8 +10,8 @@ latency at batch 1.
 
 from __future__ import annotations
 
-from common.claims import Arm, AtMost, Claim, Higher, NotWorse
-from papers.lora.paper import TABLE_1, TABLE_3, gpt3_words, reported
+from common.claims import Arm, AtLeast, AtMost, Claim, Higher, NotWorse
+from papers.lora.paper import FIGURE_3, TABLE_1, TABLE_3, TABLE_7, gpt3_words, reported
 
 SST2 = ("experiment=lora/sst2",)
 # Full fine-tuning as the paper's FT rows were tuned (RoBERTa's GLUE recipe: AdamW, warm-up 6%,
@@ -29,6 +29,16 @@ LATENCY = (
     "trainer.max_steps=50",  # what is timed is the architecture: a short training suffices
     "model.latency_trials=100",  # Table 1's 100 trials
 )
+
+
+TABLE_7_RUN = (*SST2, "model.r=4")  # Table 7's smaller rank
+PROJECTION = {r.metric: r for r in TABLE_7}
+
+
+def table_7_words(*metrics: str) -> str:
+    return "; ".join(f"{m.removeprefix('test/')} {PROJECTION[m].value:.3g}" for m in metrics) + (
+        f" ({TABLE_7[0].setting.split('; ', 1)[1]})"
+    )
 
 
 def table_1_words() -> str:
@@ -181,5 +191,65 @@ CLAIMS = (
         arms=(Arm("unmerged"), Arm("merged", measure="test/latency_ratio_merged")),
         overrides=LATENCY,
         minutes=1.0,
+    ),
+    Claim(
+        id="section7-top-direction",
+        statement=(
+            "adapters of rank 8 and 64, trained apart on the same task, share their top input "
+            "direction: phi(A_8, A_64, 1, 1) above 0.5 (mean over the adapted W_q and W_v)"
+        ),
+        source="Section 7.2, Figure 3",
+        paper=f"phi > {FIGURE_3.value:g}; {FIGURE_3.setting.split('; ', 1)[1]}",
+        measure="test/subspace_similarity",
+        rule=AtLeast("r8-vs-r64", target=FIGURE_3.value, partly=0.1),
+        arms=(Arm("r8-vs-r64"), Arm("random", measure="test/subspace_similarity_random")),
+        overrides=(*SST2, "model.twin_rank=64"),  # both adapters in one run, on the same batches
+        minutes=2 * MINUTES,
+        reported=(FIGURE_3,),
+    ),
+    Claim(
+        id="table7-not-w-directions",
+        statement=(
+            "Delta W_q does not repeat W_q's top directions: W_q seen along Delta W_q's top-r "
+            "directions is at least 10 times smaller than along its own (r = 4)"
+        ),
+        source="Table 7, Section 7.3",
+        paper=table_7_words("test/projection_weight", "test/projection_delta"),
+        measure="test/projection_weight",
+        rule=Higher("weight", "delta", factor=10.0, paired=True),
+        arms=(Arm("weight"), Arm("delta", measure="test/projection_delta")),
+        overrides=TABLE_7_RUN,
+        minutes=MINUTES,
+        reported=TABLE_7[:2],
+    ),
+    Claim(
+        id="table7-above-random",
+        statement=(
+            "yet Delta W_q is related to W_q: W_q seen along Delta W_q's top-r directions is "
+            "larger than along a random matrix's (r = 4)"
+        ),
+        source="Table 7, Section 7.3",
+        paper=table_7_words("test/projection_delta", "test/projection_random"),
+        measure="test/projection_delta",
+        rule=Higher("delta", "random", paired=True),
+        arms=(Arm("delta"), Arm("random", measure="test/projection_random")),
+        overrides=TABLE_7_RUN,
+        minutes=MINUTES,
+        reported=TABLE_7[::2],
+    ),
+    Claim(
+        id="table7-amplification",
+        statement=(
+            "Delta W_q amplifies directions W_q holds weakly: ||Delta W_q||_F is at least 5 times "
+            "W_q's size along Delta W_q's own directions (r = 4)"
+        ),
+        source="Table 7, Section 7.3",
+        paper=table_7_words("test/amplification"),
+        measure="test/amplification",
+        rule=AtLeast("r4", target=5.0, partly=1.0),
+        arms=(Arm("r4"),),
+        overrides=TABLE_7_RUN,
+        minutes=MINUTES,
+        reported=TABLE_7[3:],
     ),
 )

@@ -1,7 +1,10 @@
 """``LoRAClassifier``: a pretrained model adapted to sentence classification, with LoRA
 (``method=lora``, Section 4), by full fine-tuning (``method=full``, the paper's FT rows), or by
 training the head alone on frozen features (``method=head``, the baseline a sceptic tries first).
-With ``latency_trials``, the test also times Table 1's forward passes (``bench.py``).
+With ``latency_trials``, the test also times Table 1's forward passes (``bench.py``). A LoRA run's
+test also logs Section 7.3's Table 7 for W_q (``subspace.py``); with ``twin_rank``, a second adapter
+of that rank is trained beside the first on the same batches, on its own copy of the base, and the
+test logs Section 7.2's subspace similarity of the two.
 
 The recipe is Table 9's for RoBERTa on GLUE: AdamW, a linear warm-up over the first 6% of the
 updates then a linear decay to zero, r = 8 on W_q and W_v, alpha 8. The classification head (for a
@@ -16,6 +19,7 @@ argument, Section 4.2), stamped with the base weights' digest; the base is rebui
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import lightning as L
@@ -34,6 +38,7 @@ from papers.lora.lora import (
     trainable_modules,
     trainable_parameters,
 )
+from papers.lora.subspace import adapter_similarity, mean_table_7
 
 METHODS = ("lora", "full", "head")
 
@@ -56,12 +61,15 @@ class LoRAClassifier(L.LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         latency_trials: int = 0,
+        twin_rank: int = 0,
     ) -> None:
         super().__init__()
         if method not in METHODS:
             raise ConfigError(f"model.method={method!r}: expected one of {', '.join(METHODS)}")
         if latency_trials and method != "lora":
             raise ConfigError("model.latency_trials times LoRA's forward pass: needs method=lora")
+        if twin_rank and method != "lora":
+            raise ConfigError("model.twin_rank trains a second LoRA adapter: needs method=lora")
         self.save_hyperparameters()
         self.net = load_classifier(base, num_labels)
         self.net.train()  # from_pretrained returns it in eval mode (no dropout), and Lightning
@@ -73,6 +81,10 @@ class LoRAClassifier(L.LightningModule):
             self.net.requires_grad_(False)
             for name in trainable_modules(self.net, self.lora.trainable):
                 self.net.get_submodule(name).requires_grad_(True)
+        self.twin = None
+        if twin_rank:  # Section 7.2: the same recipe at another rank, on the same batches
+            self.twin = load_classifier(base, num_labels).train()
+            apply_lora(self.twin, dataclasses.replace(self.lora, r=twin_rank))
         self.digest = base_digest(self.net, self.lora)
         # an adapter checkpoint restores what was trained; the base comes from ``base``
         self.strict_loading = method == "full"
@@ -95,7 +107,10 @@ class LoRAClassifier(L.LightningModule):
 
     def frozen_parameters(self) -> set[str]:
         """Names (as ``named_parameters`` gives them) that training must leave as they are."""
-        return {f"net.{n}" for n, p in self.net.named_parameters() if not p.requires_grad}
+        return {n for n, p in self.named_parameters() if not p.requires_grad}
+
+    def trained_names(self) -> set[str]:
+        return {n for n, p in self.named_parameters() if p.requires_grad}
 
     # --- training -----------------------------------------------------------------------------
 
@@ -115,7 +130,11 @@ class LoRAClassifier(L.LightningModule):
         return loss
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self.step(batch, "train")
+        loss = self.step(batch, "train")
+        if self.twin is not None:  # the two adapters share no parameter: their gradients are apart
+            twin = self.twin(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            loss = loss + F.cross_entropy(twin.logits, batch["labels"])
+        return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self.step(batch, "val")
@@ -141,15 +160,22 @@ class LoRAClassifier(L.LightningModule):
             self.log(key.replace("model/", "test/"), value, rank_zero_only=True)
 
     def on_test_epoch_end(self) -> None:
-        """Table 1's measurement on the trained adapter: forward-pass time at batch 1 of merged
-        and unmerged LoRA and of Houlsby adapters, each over the base model's (bench.py)."""
-        if not self.hparams.latency_trials:
+        """Section 7 on the trained adapter (Table 7 for W_q; with a twin, phi of the two
+        adapters' top directions), and Table 1's measurement: forward-pass time at batch 1 of
+        merged and unmerged LoRA and of Houlsby adapters, each over the base model's (bench.py)."""
+        if self.hparams.method != "lora":
             return
-        from papers.lora.bench import latency
+        measures = {}
+        if any(name.endswith("query") for name, _ in lora_layers(self.net)):
+            measures.update(mean_table_7(self.net, "query"))
+        if self.twin is not None:
+            measures.update(adapter_similarity(self.net, self.twin))
+        if self.hparams.latency_trials:
+            from papers.lora.bench import latency
 
-        base = load_classifier(self.hparams.base, self.hparams.num_labels)
-        timings = latency(base, self.net, trials=self.hparams.latency_trials)
-        for key, value in timings.items():
+            base = load_classifier(self.hparams.base, self.hparams.num_labels)
+            measures.update(latency(base, self.net, trials=self.hparams.latency_trials))
+        for key, value in measures.items():
             self.log(f"test/{key}", float(value), rank_zero_only=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
@@ -157,7 +183,7 @@ class LoRAClassifier(L.LightningModule):
 
         hp = self.hparams
         decay, no_decay = [], []  # Hugging Face's rule: no weight decay on biases and LayerNorms
-        for name, parameter in self.net.named_parameters():
+        for name, parameter in self.named_parameters():
             if parameter.requires_grad:
                 plain = name.endswith("bias") or "LayerNorm" in name
                 (no_decay if plain else decay).append(parameter)
@@ -175,7 +201,7 @@ class LoRAClassifier(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["base_digest"] = self.digest
         if self.hparams.method != "full":
-            trained = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
+            trained = self.trained_names()
             checkpoint["state_dict"] = {
                 k: v for k, v in checkpoint["state_dict"].items() if k in trained
             }
@@ -187,7 +213,6 @@ class LoRAClassifier(L.LightningModule):
                 f"this checkpoint was trained on base weights {str(saved)[:12]}, not on "
                 f"{self.hparams.base}'s ({self.digest[:12]})"
             )
-        trained = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
-        absent = sorted(trained - set(checkpoint["state_dict"]))
+        absent = sorted(self.trained_names() - set(checkpoint["state_dict"]))
         if absent:
             raise CheckpointError(f"the checkpoint lacks trained parameters: {absent[:5]}")

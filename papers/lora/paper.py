@@ -4,7 +4,9 @@ numbers the paper reports.
 Our metric keys (``module.LoRAClassifier``): ``test/acc``, accuracy on the test split (SST-2:
 GLUE's development set, the split Table 2 reports); ``test/trainable_parameters`` and
 ``test/lora_parameters`` (A and B alone, what the paper's "# Trainable Parameters" counts);
-``test/latency_ratio_*`` (``bench.py``, Table 1's comparison at batch 1).
+``test/latency_ratio_*`` (``bench.py``, Table 1's comparison at batch 1); Section 7's
+``test/subspace_similarity`` (and ``_random``, with ``model.twin_rank``), ``test/projection_delta``,
+``test/projection_weight``, ``test/projection_random`` and ``test/amplification`` (``subspace.py``).
 
 Every ``Reported.setting`` starts with ``preset=<name>;``: a run's summary sets beside its
 numbers only those of its own preset.
@@ -88,7 +90,30 @@ TABLE_3 = (
     Reported("test/bleu", 68.2, "Table 3", E2E, "preset=gpt2; fine-tuning", "FT"),
 )
 
-REPORTED = (*_table_2(), *TABLE_1, *TABLES_5_6, *TABLE_3)
+# Section 7 (GPT-3 175B, the 48th of 96 layers). Figure 3: the top direction of A_{r=8} and of
+# A_{r=64} "share a subspace of dimension 1 with normalized similarity > 0.5" (W_q and W_v).
+# Table 7, r = 4: ||U^T W_q V^T||_F = 0.32 with U, V the top directions of Delta W_q, 21.67 with
+# W_q's own, 0.02 with a random matrix's; ||W_q||_F = 61.95, ||Delta W_q||_F = 6.91, so the
+# amplification factor is 6.91 / 0.32, 21.5 as the text rounds it.
+SECTION_7 = "GPT-3 175B, layer 48 of 96"
+FIGURE_3 = Reported(
+    "test/subspace_similarity",
+    0.5,
+    "Figure 3, Section 7.2",
+    "phi(A_r=8, A_r=64, i = 1, j = 1), the top input directions' similarity (above this)",
+    f"preset=gpt3; {SECTION_7}, W_q and W_v",
+)
+TABLE_7 = tuple(
+    Reported(f"test/{metric}", value, "Table 7", words, f"preset=gpt3; {SECTION_7}, W_q, r = 4")
+    for metric, value, words in (
+        ("projection_delta", 0.32, "||U^T W_q V^T||_F, U and V the top-r directions of Delta W_q"),
+        ("projection_weight", 21.67, "||U^T W_q V^T||_F, U and V the top-r directions of W_q"),
+        ("projection_random", 0.02, "||U^T W_q V^T||_F, U and V those of a random matrix"),
+        ("amplification", 21.5, "||Delta W_q||_F / ||U^T W_q V^T||_F (Delta W_q's U, V)"),
+    )
+)
+
+REPORTED = (*_table_2(), *TABLE_1, *TABLES_5_6, *TABLE_3, FIGURE_3, *TABLE_7)
 
 
 def gpt3_words(*weights: str) -> str:
