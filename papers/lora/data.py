@@ -83,7 +83,9 @@ class LengthBatches(Sampler[list[int]]):
     """Batches of ``batch_size`` sentences of similar length: shuffled, cut into pools of 50
     batches, each pool sorted by length and cut into batches, the batches shuffled (a fresh
     order each epoch, from ``seed`` and the epoch). ``batch_size`` is the global batch: process
-    ``rank`` of ``world_size`` takes sentences rank, rank + world_size, ... of each batch."""
+    ``rank`` of ``world_size`` takes sentences rank, rank + world_size, ... of each batch; a pool's
+    last batch with fewer sentences than processes joins the batch before it (the one place where
+    the processes' batches differ from one process's)."""
 
     def __init__(
         self,
@@ -110,9 +112,10 @@ class LengthBatches(Sampler[list[int]]):
         batches = []
         for start in range(0, len(order), pool):
             chunk = sorted(order[start : start + pool], key=self.lengths.__getitem__)
-            batches += [
-                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
-            ]
+            cut = [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            if len(cut) > 1 and len(cut[-1]) < self.world_size:  # a process would get none
+                cut[-2:] = [cut[-2] + cut[-1]]
+            batches += cut
         if self.shuffle:
             rng.shuffle(batches)
         return batches

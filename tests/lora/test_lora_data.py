@@ -74,3 +74,11 @@ def test_the_processes_batches_add_up_to_the_one_process_batch():
     one = list(LengthBatches(lengths, 8, True, seed=3))
     parts = [list(LengthBatches(lengths, 8, True, seed=3, rank=r, world_size=2)) for r in (0, 1)]
     assert [sorted(a + b) for a, b in zip(*parts, strict=True)] == [sorted(b) for b in one]
+
+
+def test_a_tail_batch_too_small_to_split_joins_the_one_before():
+    lengths = list(range(1, 98))  # 97 = 12 batches of 8 and one of 1: one process would get none
+    parts = [list(LengthBatches(lengths, 8, False, seed=0, rank=r, world_size=2)) for r in (0, 1)]
+    assert all(batch for part in parts for batch in part)
+    assert sorted(i for part in parts for b in part for i in b) == list(range(97))
+    assert len(parts[0]) == len(parts[1]) == 12
