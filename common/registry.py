@@ -53,6 +53,23 @@ class Paper:
     def reported_for(self, cfg: Any) -> Sequence[Reported]:
         return self.select_reported(cfg) if self.select_reported else self.reported
 
+    def of_preset(self, preset: str) -> list[Reported]:
+        """The entries whose ``setting`` starts with ``preset=<preset>;`` (papers that tag each
+        number with the preset it belongs to)."""
+        return [r for r in self.reported if r.setting.startswith(f"preset={preset};")]
+
+    def one(self, metric: str, preset: str, baseline: str = "", setting: str = "") -> Reported:
+        """The one entry of ``metric`` for ``preset`` and ``baseline`` (another method's row)
+        whose setting contains ``setting``."""
+        found = [
+            r
+            for r in self.of_preset(preset)
+            if r.metric == metric and r.baseline == baseline and setting in r.setting
+        ]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} entries of {metric} for preset={preset} {setting!r}")
+        return found[0]
+
 
 class UnknownPaperError(KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; this one reads as a sentence

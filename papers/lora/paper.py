@@ -127,18 +127,8 @@ def gpt3_words(*weights: str) -> str:
     return "GPT-3 on WikiSQL / MNLI-m: " + "; ".join(parts)
 
 
-def reported_for_preset(preset: str) -> list[Reported]:
-    return [r for r in REPORTED if r.setting.startswith(f"preset={preset};")]
-
-
 def reported(metric: str, preset: str, baseline: str = "", setting: str = "") -> Reported:
-    """The one entry of ``metric`` for ``preset`` whose setting contains ``setting``."""
-    [entry] = [
-        r
-        for r in reported_for_preset(preset)
-        if r.metric == metric and r.baseline == baseline and setting in r.setting
-    ]
-    return entry
+    return PAPER.one(metric, preset, baseline, setting)
 
 
 PAPER = Paper(
@@ -167,5 +157,5 @@ PAPER = Paper(
         "data.test_size=16",
         "trainer.max_epochs=1",
     ),
-    select_reported=lambda cfg: reported_for_preset(cfg.preset.name),
+    select_reported=lambda cfg: PAPER.of_preset(cfg.preset.name),
 )

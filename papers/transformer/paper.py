@@ -119,10 +119,6 @@ TRAINING_COST = {
 }
 
 
-def reported_for_preset(preset: str) -> tuple[Reported, ...]:
-    return tuple(r for r in REPORTED if r.setting.startswith(f"preset={preset};"))
-
-
 # Not the paper's: the published small-scale number the Multi30k claim is set beside (Wu et al.,
 # ACL 2021, "Good for Misconceived Reasons", their Transformer-tiny text-only baseline). The claims
 # refer to it; no run's summary sets it beside ours.
@@ -167,13 +163,10 @@ PAPER = Paper(
         "model.net.heads=2",
         "trainer.max_epochs=1",
     ),
-    select_reported=lambda cfg: reported_for_preset(cfg.preset.name),
+    select_reported=lambda cfg: PAPER.of_preset(cfg.preset.name),
 )
 
 
 def reported(metric: str, preset: str, baseline: str = "") -> Reported:
     """The one entry of ``metric`` for ``preset`` (and ``baseline``: another method's row)."""
-    [entry] = [
-        r for r in reported_for_preset(preset) if r.metric == metric and r.baseline == baseline
-    ]
-    return entry
+    return PAPER.one(metric, preset, baseline)
