@@ -24,15 +24,19 @@ def interleaved_times(fns: dict[str, Callable[[], None]], repeats: int) -> dict[
     return times
 
 
+def ratio_to(times: dict[str, list[float]], name: str, reference: str) -> dict[str, float]:
+    """The median of ``name``'s per-trial time ratios to ``reference`` (a trial's contenders ran
+    back to back, so a slow spell scales both), and their spread, the lowest and highest."""
+    ratios = [x / y for x, y in zip(times[name], times[reference], strict=True)]
+    return {"ratio": statistics.median(ratios), "ratio_low": min(ratios), "ratio_high": max(ratios)}
+
+
 def paired_ratio(a: Callable[[], None], b: Callable[[], None], repeats: int) -> dict[str, float]:
     """Seconds of ``a`` and ``b`` (medians) and the median of the per-trial ratios a / b, their
     spread as the lowest and highest ratio."""
     times = interleaved_times({"a": a, "b": b}, repeats)
-    ratios = [x / y for x, y in zip(times["a"], times["b"], strict=True)]
     return {
         "a_s": statistics.median(times["a"]),
         "b_s": statistics.median(times["b"]),
-        "ratio": statistics.median(ratios),
-        "ratio_low": min(ratios),
-        "ratio_high": max(ratios),
+        **ratio_to(times, "a", "b"),
     }

@@ -1,4 +1,9 @@
-"""Speed, as ratios measured in one run: ``python scripts/bench.py [--steps N] [--batch B]``.
+"""Speed, as ratios measured in one run, at each of the thread counts given (1 and 2 by default).
+
+``python scripts/bench.py [paper] [--threads 1,2] [--markdown]``.
+
+Where two implementations are compared they run in turn, trial by trial, and a ratio is the
+median of the per-trial ratios, "pairs" its range: a slow spell of a shared machine slows both.
 
 1. Our AlexNet training step against ``torchvision.models.alexnet``, each normalised by its own
    FLOPs (counted by ``torch.utils.flop_counter``): the ratio of achieved FLOP/s.
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
+import platform
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from common.timing import paired_ratio  # noqa: E402
 
 
 def best_time(fn: Callable[[], None], repeats: int) -> float:
@@ -75,13 +84,20 @@ def compare_with_torchvision(batch: int, repeats: int) -> dict[str, float]:
 
     torch.manual_seed(0)
     x, y = torch.randn(batch, 3, 224, 224), torch.randint(0, 1000, (batch,))
-    result = {}
-    for name, model in (("ours", AlexNet()), ("torchvision", torchvision_alexnet())):
-        flops = step_flops(model, x, y)
-        seconds = best_time(training_step(model, x, y), repeats)
-        result[name] = flops / seconds
-        result[f"{name}_seconds"] = seconds
-    return result
+    ours, theirs = AlexNet(), torchvision_alexnet()
+    flops = {"ours": step_flops(ours, x, y), "torchvision": step_flops(theirs, x, y)}
+    paired = paired_ratio(training_step(ours, x, y), training_step(theirs, x, y), repeats)
+    # FLOP/s ours / theirs = (FLOPs ours / FLOPs theirs) / (time ours / time theirs), per pair
+    flop_ratio = flops["ours"] / flops["torchvision"]
+    return {
+        "ours": flops["ours"] / paired["a_s"],
+        "torchvision": flops["torchvision"] / paired["b_s"],
+        "ours_seconds": paired["a_s"],
+        "torchvision_seconds": paired["b_s"],
+        "ratio": flop_ratio / paired["ratio"],
+        "ratio_low": flop_ratio / paired["ratio_high"],
+        "ratio_high": flop_ratio / paired["ratio_low"],
+    }
 
 
 def compare_with_plain_loop(steps: int, batch: int) -> dict[str, float]:
@@ -161,7 +177,11 @@ def alexnet_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, 
             f"{vision['torchvision_seconds']:.3f} s/step, "
             f"{vision['torchvision'] / peak:.0%} of peak",
         ),
-        ("ours / torchvision (FLOP/s)", f"{vision['ours'] / vision['torchvision']:.2f}", ""),
+        (
+            "ours / torchvision (FLOP/s)",
+            f"{vision['ratio']:.2f}",
+            f"pairs {vision['ratio_low']:.2f}-{vision['ratio_high']:.2f}",
+        ),
         (
             "Lightning loop / plain loop (time)",
             f"{loop['lightning'] / loop['plain']:.2f}",
@@ -178,7 +198,8 @@ def lstm_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str
         (
             f"LSTM 1997 / torch.nn.LSTM (time, batch {b}, T=100)",
             f"{t['ratio_1997_to_torch']:.2f}",
-            f"{t['lstm1997_s'] * 1e3:.1f} vs {t['torch_lstm_s'] * 1e3:.1f} ms per pass; "
+            f"{t['lstm1997_s'] * 1e3:.1f} vs {t['torch_lstm_s'] * 1e3:.1f} ms per pass; pairs "
+            f"{t['ratio_1997_to_torch_low']:.2f}-{t['ratio_1997_to_torch_high']:.2f}; "
             f"full BPTT {t['ratio_full_bptt_to_torch']:.2f}, "
             f"forget gate {t['ratio_forget_gate_to_torch']:.2f}",
         )
@@ -207,7 +228,8 @@ def rbm_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str]
         (
             "RBM CD-1, ours / sklearn BernoulliRBM (time, 784-500, batch 100)",
             f"{rbm['ratio_ours_to_sklearn']:.2f}",
-            f"{rbm['ours_updates_per_s']:.1f} vs {rbm['sklearn_updates_per_s']:.1f} updates/s",
+            f"{rbm['ours_updates_per_s']:.1f} vs {rbm['sklearn_updates_per_s']:.1f} updates/s; "
+            f"pairs {rbm['ratio_low']:.2f}-{rbm['ratio_high']:.2f}",
         )
     ]
 
@@ -281,6 +303,29 @@ ROWS["lora"] = lora_rows
 ROWS["greedy"] = rbm_rows
 
 
+def machine() -> str:
+    """The CPU model, its core count and the torch build, for the table's caption."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
+                 if ln.startswith("model name")]  # fmt: skip
+        model = names[0] if names else model
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def table(rows: list[tuple[str, ...]], markdown: bool) -> str:
+    header = ("threads", "measure", "value", "detail")
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        for row in (header, *rows)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -292,20 +337,33 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="batch of the 224x224 comparison")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=30, help="steps of the loop comparison")
+    parser.add_argument(
+        "--threads", default="1,2", help="torch thread counts to measure at, comma-separated"
+    )
+    parser.add_argument(
+        "--markdown", action="store_true", help="a Markdown table, as the READMEs' speed tables"
+    )
     args = parser.parse_args()
     paper = args.paper.removeprefix("paper=") if args.paper else None
     if paper is not None and paper not in ROWS:
         parser.error(f"unknown paper {paper!r}; available papers: {', '.join(sorted(ROWS))}")
+    try:
+        threads = [int(n) for n in args.threads.split(",")]
+    except ValueError:
+        parser.error(f"--threads takes counts like 1,2; got {args.threads!r}")
+    if any(n < 1 for n in threads):
+        parser.error(f"--threads takes counts of at least 1; got {args.threads!r}")
 
-    peak = matmul_peak()
-    rows = [("matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", "")]
     chosen = [ROWS[paper]] if paper else list(dict.fromkeys(ROWS.values()))
-    for measure in chosen:
-        rows += measure(args, peak)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
-    print("| measure | value | detail |\n|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    rows = []
+    for n in threads:
+        torch.set_num_threads(n)
+        peak = matmul_peak()
+        rows.append((str(n), "matmul peak (float32, 2048^2)", f"{peak / 1e9:.1f} GFLOP/s", ""))
+        for measure in chosen:
+            rows += [(str(n), *row) for row in measure(args, peak)]
+    print(f"{machine()}; batch {args.batch}, {args.repeats} repeats")
+    print(table(rows, args.markdown))
 
 
 if __name__ == "__main__":

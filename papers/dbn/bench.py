@@ -10,23 +10,12 @@ same: one up, one down and one up pass.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import statistics
 
 import torch
 
 from common.rbm import RBM, RBM_M, Increments, bernoulli, momentum_update
-
-
-def seconds_per_update(update: Callable[[], object], repeats: int) -> float:
-    """Median wall-clock seconds of one call of ``update``, after one warm-up call."""
-    update()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        update()
-        times.append(time.perf_counter() - start)
-    return float(torch.tensor(times).median())
+from common.timing import interleaved_times, ratio_to
 
 
 def rbm_cd1_timings(
@@ -36,9 +25,10 @@ def rbm_cd1_timings(
     repeats: int = 20,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Seconds per update of our CD-1 and of scikit-learn's ``BernoulliRBM.partial_fit``, the
-    updates per second of each, and the ratio ours / scikit-learn in time (above 1: ours is
-    slower)."""
+    """Seconds per update (medians) of our CD-1 and of scikit-learn's
+    ``BernoulliRBM.partial_fit``, called in turn trial by trial, the updates per second of each,
+    and the median of the per-trial time ratios ours / scikit-learn with their spread (above 1:
+    ours is slower)."""
     from sklearn.neural_network import BernoulliRBM
 
     generator = torch.Generator().manual_seed(seed)
@@ -55,11 +45,11 @@ def rbm_cd1_timings(
         n_components=n_hidden, batch_size=batch_size, learning_rate=0.1, random_state=seed
     )
     data = v.numpy()
-    timings = {
-        "ours_s": seconds_per_update(ours, repeats),
-        "sklearn_s": seconds_per_update(lambda: theirs.partial_fit(data), repeats),
-    }
+    times = interleaved_times({"ours": ours, "sklearn": lambda: theirs.partial_fit(data)}, repeats)
+    ratio = ratio_to(times, "ours", "sklearn")
+    timings = {f"{name}_s": statistics.median(t) for name, t in times.items()}
     timings["ours_updates_per_s"] = 1 / timings["ours_s"]
     timings["sklearn_updates_per_s"] = 1 / timings["sklearn_s"]
-    timings["ratio_ours_to_sklearn"] = timings["ours_s"] / timings["sklearn_s"]
+    timings["ratio_ours_to_sklearn"] = ratio["ratio"]
+    timings["ratio_low"], timings["ratio_high"] = ratio["ratio_low"], ratio["ratio_high"]
     return timings

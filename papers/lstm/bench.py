@@ -7,45 +7,55 @@ squared error and a backward pass; the 1997 network with the paper's truncated g
 
 from __future__ import annotations
 
-import time
+import statistics
+from collections.abc import Callable
 
 import torch
 
+from common.timing import interleaved_times, ratio_to
 from papers.lstm import tasks
 from papers.lstm.model import build_network, squared_error
 
 
-def seconds_per_update(network: torch.nn.Module, batch: tasks.Batch, repeats: int) -> float:
-    """Median wall-clock seconds of one forward and backward pass over ``batch``."""
-    times = []
-    for _ in range(repeats + 1):  # the first pass warms up and is not counted
-        start = time.perf_counter()
+def update(network: torch.nn.Module, batch: tasks.Batch) -> Callable[[], None]:
+    """One forward pass, the squared error and a backward pass over ``batch``."""
+
+    def step() -> None:
         network.zero_grad(set_to_none=True)
         outputs = network(batch.inputs)
         squared_error(outputs, batch.targets, batch.mask).mean().backward()
-        times.append(time.perf_counter() - start)
-    return float(torch.tensor(times[1:]).median())
+
+    return step
 
 
 def lstm_cell_timings(
     batch_size: int = 1, T: int = 100, repeats: int = 20, seed: int = 0
 ) -> dict[str, float]:
-    """Seconds per update of the 1997 network (Exp. 4's 2 blocks of 2 cells, truncated gradient),
-    of ``torch.nn.LSTM`` with 4 hidden units, of the same 1997 network with full BPTT and of it
-    with forget gates (truncated), and their ratios to torch (above 1: slower than torch)."""
+    """Seconds per update (medians) of the 1997 network (Exp. 4's 2 blocks of 2 cells,
+    truncated gradient), of ``torch.nn.LSTM`` with 4 hidden units, of the same 1997 network with
+    full BPTT and of it with forget gates (truncated), called in turn trial by trial; each one's
+    median per-trial time ratio to torch with its spread (above 1: slower than torch)."""
     settings = tasks.task_settings("4", T=T)
     batch = tasks.generate(settings, batch_size, torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
-    timings = {
-        name: seconds_per_update(build_network(network, **kwargs), batch, repeats)
+    steps = {
+        name: update(build_network(network, **kwargs), batch)
         for name, network, kwargs in (
-            ("lstm1997_s", "1997", settings.network_kwargs()),
-            ("lstm1997_full_bptt_s", "1997", {**settings.network_kwargs(), "gradient": "full"}),
-            ("torch_lstm_s", "torch_lstm", settings.network_kwargs()),
-            ("forget_gate_s", "forget_gate", settings.network_kwargs()),
+            ("lstm1997", "1997", settings.network_kwargs()),
+            ("lstm1997_full_bptt", "1997", {**settings.network_kwargs(), "gradient": "full"}),
+            ("torch_lstm", "torch_lstm", settings.network_kwargs()),
+            ("forget_gate", "forget_gate", settings.network_kwargs()),
         )
     }
-    timings["ratio_1997_to_torch"] = timings["lstm1997_s"] / timings["torch_lstm_s"]
-    timings["ratio_full_bptt_to_torch"] = timings["lstm1997_full_bptt_s"] / timings["torch_lstm_s"]
-    timings["ratio_forget_gate_to_torch"] = timings["forget_gate_s"] / timings["torch_lstm_s"]
+    times = interleaved_times(steps, repeats)
+    timings = {f"{name}_s": statistics.median(t) for name, t in times.items()}
+    for name, key in (
+        ("lstm1997", "1997"),
+        ("lstm1997_full_bptt", "full_bptt"),
+        ("forget_gate", "forget_gate"),
+    ):
+        ratio = ratio_to(times, name, "torch_lstm")
+        timings[f"ratio_{key}_to_torch"] = ratio["ratio"]
+        timings[f"ratio_{key}_to_torch_low"] = ratio["ratio_low"]
+        timings[f"ratio_{key}_to_torch_high"] = ratio["ratio_high"]
     return timings

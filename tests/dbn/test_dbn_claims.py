@@ -161,5 +161,5 @@ def test_cd1_benchmark_times_both_rbms_and_their_ratio():
 
     t = rbm_cd1_timings(n_visible=20, n_hidden=10, batch_size=8, repeats=2)
     assert t["ours_s"] > 0 and t["sklearn_s"] > 0
-    assert t["ratio_ours_to_sklearn"] == pytest.approx(t["ours_s"] / t["sklearn_s"])
+    assert 0 < t["ratio_low"] <= t["ratio_ours_to_sklearn"] <= t["ratio_high"]
     assert t["ours_updates_per_s"] == pytest.approx(1 / t["ours_s"])

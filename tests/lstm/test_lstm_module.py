@@ -224,10 +224,9 @@ def test_resumed_run_repeats_the_uninterrupted_one(tmp_path, update):
 def test_benchmark_reports_both_networks_and_their_ratio():
     timings = lstm_cell_timings(batch_size=2, T=20, repeats=2)
     assert {"lstm1997_s", "torch_lstm_s", "lstm1997_full_bptt_s", "forget_gate_s"} <= set(timings)
-    assert timings["ratio_1997_to_torch"] == timings["lstm1997_s"] / timings["torch_lstm_s"]
-    assert timings["ratio_forget_gate_to_torch"] == (
-        timings["forget_gate_s"] / timings["torch_lstm_s"]
-    )
+    for key in ("1997", "full_bptt", "forget_gate"):  # the median pair lies within the pairs
+        low, high = timings[f"ratio_{key}_to_torch_low"], timings[f"ratio_{key}_to_torch_high"]
+        assert 0 < low <= timings[f"ratio_{key}_to_torch"] <= high
 
 
 def test_configs_select_the_experiment_and_network(make_config):
