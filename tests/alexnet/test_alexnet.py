@@ -228,3 +228,78 @@ def test_four_layer_runs_are_compared_with_section_3_3(make_config, lrn, error):
         "Table 1",
         "Table 2",
     }
+
+
+def test_layers_come_in_the_papers_order():
+    """Section 3.5: LRN after the ReLU of conv1 and conv2, max-pooling after both LRNs and after
+    conv5; ReLU after every layer but fc8; dropout after fc6 and fc7."""
+    net = AlexNet()
+    assert [name for name, _ in net.features.named_children()] == [
+        "conv1", "act1", "lrn1", "pool1",
+        "conv2", "act2", "lrn2", "pool2",
+        "conv3", "act3", "conv4", "act4",
+        "conv5", "act5", "pool5",
+    ]  # fmt: skip
+    kinds = {"conv": nn.Conv2d, "act": nn.ReLU, "lrn": LocalResponseNorm, "pool": nn.MaxPool2d}
+    for name, layer in net.features.named_children():
+        assert isinstance(layer, kinds[name.rstrip("0123456789")]), name
+    assert [name for name, _ in net.classifier.named_children()] == [
+        "fc6", "act6", "drop6", "fc7", "act7", "drop7", "fc8",
+    ]  # fmt: skip
+    assert net.classifier.drop6.p == net.classifier.drop7.p == 0.5
+
+
+def small_module(**switches):
+    from papers.alexnet.module import AlexNetModule
+
+    net = {k: v for k, v in SMALL.items() if k != "input_size"}  # the module sizes it by crop
+    return AlexNetModule(net, image_size=32, channels=1, crop=28, pca_colour=False, **switches)
+
+
+def test_the_test_prediction_averages_the_softmax_of_the_ten_patches():
+    module = small_module().eval()
+    module.net.reset_parameters(std=None)  # weights large enough for the views to disagree
+    images = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
+    views = augment.test_views(module.centred(images), 28, ten_crop=True)
+    with torch.no_grad():
+        each = module.net(views.flatten(0, 1)).softmax(-1).view(3, 10, -1)
+        assert torch.allclose(module(images), each.mean(1), atol=1e-6)
+        assert not torch.allclose(module(images), each[:, 4], atol=1e-4)  # not the centre alone
+
+
+def test_the_mean_image_is_subtracted_before_the_crop():
+    """Section 2: the mean of the 256x256 training images is subtracted, then 224 patches are
+    cut: a patch at any offset gets the mean's pixels at that offset."""
+    module = small_module(flip=False)
+    module.mean_image.copy_(torch.rand(1, 32, 32))  # a mean that differs from pixel to pixel
+    images = torch.randint(0, 256, (16, 1, 32, 32), dtype=torch.uint8)
+    seen = []
+    module.net.forward = lambda x: seen.append(x) or torch.zeros(len(x), 10, requires_grad=True)
+    module.log_errors = lambda *args: None
+    module.training_step((images, torch.zeros(16, dtype=torch.long)), 0)
+    centred = augment.to_unit(images) - module.mean_image
+    offsets = set()
+    for image, crop in zip(centred, seen[0], strict=True):
+        found = [
+            (i, j)
+            for i in range(5)
+            for j in range(5)
+            if torch.allclose(crop, image[:, i : i + 28, j : j + 28])
+        ]
+        assert found, "the crop is not a window of the centred image"
+        offsets |= set(found)
+    assert len(offsets) > 1  # random offsets, each with its own part of the mean
+
+
+def test_the_optimiser_and_schedule_are_section_5s(make_config):
+    from common.config import build
+
+    cfg = make_config("paper=alexnet", "preset=paper")
+    module = build(cfg.model)
+    scheduled = module.configure_optimizers()
+    optimizer, schedule = scheduled["optimizer"], scheduled["lr_scheduler"]
+    assert isinstance(optimizer, torch.optim.SGD)
+    group = optimizer.param_groups[0]
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.01, 0.9, 0.0005)
+    assert isinstance(schedule["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert schedule["scheduler"].factor == 0.1 and schedule["monitor"] == "val/error"
