@@ -232,7 +232,8 @@ class DeepBeliefNet(nn.Module):
         """Figure 8: Gibbs sampling in the top RBM with the label clamped, then one down-pass.
 
         The chain starts from a stochastic up-pass of ``initial_images``; by default random
-        binary images with each pixel on with probability 0.5 (Figure 8 caption [from memory]).
+        binary images with each pixel on with probability 0.5, the start that Figure 9's caption
+        describes (Figure 8's gives none, only the 1,000 Gibbs iterations between samples).
         Returns the visible probabilities of the down-pass.
         """
         self._require_untied()
