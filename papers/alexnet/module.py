@@ -24,6 +24,9 @@ class AlexNetModule(L.LightningModule):
     flip, translate, pca_colour, pca_std, ten_crop, subtract_mean: the Section 4.1 switches
         (``translate=False`` trains on the centre crop).
     lr, momentum, weight_decay: Section 5's SGD (0.01, 0.9, 0.0005).
+    bias_lr_factor, bias_decay: the biases' rate is ``bias_lr_factor`` times the weights', with
+        weight decay or without; 1 and true as the paper says (one rule for all parameters),
+        2 and false as the authors' cuda-convnet layer files train them (epsB = 2 epsW, no wc).
     lr_factor, lr_patience: divide the learning rate by 10 when the validation error stops
         improving (Section 5; the paper gives no patience, it judged by eye).
     target_train_error: Figure 1's measure: the epochs (and steps) until the training error of an
@@ -50,6 +53,8 @@ class AlexNetModule(L.LightningModule):
         lr: float = 0.01,
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
+        bias_lr_factor: float = 1.0,
+        bias_decay: bool = True,
         lr_factor: float = 0.1,
         lr_patience: int = 5,
         network: str = "alexnet",
@@ -172,8 +177,18 @@ class AlexNetModule(L.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
+        weights = [p for n, p in self.named_parameters() if not n.endswith("bias")]
+        biases = [p for n, p in self.named_parameters() if n.endswith("bias")]
+        groups = [
+            {"params": weights},
+            {
+                "params": biases,
+                "lr": hp.lr * hp.bias_lr_factor,
+                "weight_decay": hp.weight_decay if hp.bias_decay else 0.0,
+            },
+        ]
         optimizer = torch.optim.SGD(
-            self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
+            groups, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
         )
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience

@@ -299,7 +299,16 @@ def test_the_optimiser_and_schedule_are_section_5s(make_config):
     scheduled = module.configure_optimizers()
     optimizer, schedule = scheduled["optimizer"], scheduled["lr_scheduler"]
     assert isinstance(optimizer, torch.optim.SGD)
-    group = optimizer.param_groups[0]
-    assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.01, 0.9, 0.0005)
+    for group in optimizer.param_groups:  # one rule for weights and biases, as Section 5 says
+        assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.01, 0.9, 0.0005)
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(module.parameters()))
+    convnet = make_config(
+        "paper=alexnet", "preset=paper", "model.bias_lr_factor=2", "model.bias_decay=false"
+    )
+    convnet = build(convnet.model).configure_optimizers()
+    weights, biases = convnet["optimizer"].param_groups
+    assert (weights["lr"], weights["weight_decay"]) == (0.01, 0.0005)
+    assert (biases["lr"], biases["weight_decay"]) == (0.02, 0.0)  # cuda-convnet's biases
+    assert all(p.ndim == 1 for p in biases["params"]) and len(biases["params"]) == 8
     assert isinstance(schedule["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
     assert schedule["scheduler"].factor == 0.1 and schedule["monitor"] == "val/error"
