@@ -52,3 +52,39 @@ def test_two_processes_follow_one_process(tmp_path):
     assert len(list((tmp_path / "two/wandb").glob("offline-run-*"))) == 1
     assert json.loads((tmp_path / "two/run.json").read_text())["world_size"] == 2
     assert "resumes" not in json.loads((tmp_path / "two/run.json").read_text())
+
+
+# The Transformer's batches are cut by tokens, globally (papers/transformer/batching.py): each
+# process takes its share of every global batch and the loss is divided by the global batch's
+# target tokens, so two processes must make the one-process updates. No dropout, so nothing
+# random differs between the two.
+TRANSFORMER = [
+    "experiment=transformer/quick",
+    "data.train_size=200",
+    "data.val_size=8",
+    "data.test_size=8",
+    "data.max_tokens=600",
+    "model.net.n_layers=1",
+    "model.net.d_model=16",
+    "model.net.d_ff=32",
+    "model.net.heads=2",
+    "model.net.dropout=0",
+    "model.warmup=10",
+    "trainer.max_epochs=4",
+    "trainer.enable_progress_bar=false",
+    "test=false",
+]
+
+
+@pytest.mark.ddp
+@pytest.mark.timeout(900)
+def test_the_transformers_two_processes_follow_one_process(tmp_path):
+    one = cli(*TRANSFORMER, "trainer=cpu", f"hydra.run.dir={tmp_path / 'one'}", "logger=csv")
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = cli(*TRANSFORMER, "trainer=ddp_cpu", f"hydra.run.dir={tmp_path / 'two'}", "logger=csv")
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = torch.load(tmp_path / "one/checkpoints/last.ckpt", weights_only=False)
+    b = torch.load(tmp_path / "two/checkpoints/last.ckpt", weights_only=False)
+    assert a["global_step"] == b["global_step"] > 10  # the same updates, past the warm-up
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=TOLERANCE, msg=key)

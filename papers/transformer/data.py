@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import random
 from collections.abc import Iterable, Sequence
@@ -71,18 +72,25 @@ def multi30k(data_dir: str | Path, split: str, source: str = "en", target: str =
     return read_parallel(folder / f"{stem}.{source}.gz", folder / f"{stem}.{target}.gz")
 
 
-def numbers(count: int, seed: int, min_numbers: int = 1, max_numbers: int = 3, high: int = 10**6):
+def numbers(
+    count: int,
+    seed: int,
+    min_numbers: int = 1,
+    max_numbers: int = 3,
+    high: int = 10**6,
+    reverse: bool = False,
+):
     """``count`` pairs of ``min_numbers`` to ``max_numbers`` numbers below ``high``: digits ->
-    German number words ("372 15" -> "dreihundertzweiundsiebzig fünfzehn")."""
+    German number words ("372 15" -> "dreihundertzweiundsiebzig fünfzehn"); with ``reverse``,
+    the words in reverse order ("fünfzehn dreihundertzweiundsiebzig"), the same sources."""
     from num2words import num2words
 
     rng = random.Random(seed)
     pairs = []
     for _ in range(count):
         values = [rng.randrange(high) for _ in range(rng.randint(min_numbers, max_numbers))]
-        pairs.append(
-            (" ".join(map(str, values)), " ".join(num2words(v, lang="de") for v in values))
-        )
+        words = [num2words(v, lang="de") for v in values]
+        pairs.append((" ".join(map(str, values)), " ".join(words[::-1] if reverse else words)))
     return pairs
 
 
@@ -212,7 +220,8 @@ class TranslationData(L.LightningDataModule):
     train_size, val_size, test_size, data_seed, max_numbers, high: the numbers task's split sizes,
     its seed, and 1 to ``max_numbers`` numbers below ``high`` per sentence. test_numbers: the
     test split's (min, max) numbers per sentence instead (longer sentences than any in training,
-    for the length claim).
+    for the length claim). reverse: the numbers task's target words in reverse order (the task
+    LoRA adapts this Transformer to, papers/lora/translation.py).
     eval_batch_size: sentences per evaluation batch (sorted by length, then put back in order).
 
     The vocabulary is learnt on the training split only and cached under ``cache_dir`` by a
@@ -235,6 +244,7 @@ class TranslationData(L.LightningDataModule):
         max_numbers: int = 6,
         high: int = 1000,
         test_numbers: tuple[int, int] | None = None,
+        reverse: bool = False,
         eval_batch_size: int = 64,
         seed: int = 0,
         num_workers: int = 0,
@@ -258,7 +268,10 @@ class TranslationData(L.LightningDataModule):
             counts = {s: (1, hp.max_numbers) for s in seeds}
             if hp.test_numbers is not None:
                 counts["test"] = tuple(hp.test_numbers)
-            splits = {s: numbers(sizes[s], seeds[s], *counts[s], high=hp.high) for s in seeds}
+            splits = {
+                s: numbers(sizes[s], seeds[s], *counts[s], high=hp.high, reverse=hp.reverse)
+                for s in seeds
+            }
             held_out = {source for s in ("val", "test") for source, _ in splits[s]}
             splits["train"] = [p for p in splits["train"] if p[0] not in held_out]
             return splits
@@ -332,14 +345,15 @@ class TranslationData(L.LightningDataModule):
 
     def eval_dataloader(self, split: str) -> DataLoader:
         """Every sentence of the split (none left out), by length; each process takes every
-        W-th batch."""
+        W-th batch, the batches made small enough that each of the W processes gets one."""
         pairs = self.encoded[split]
         order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][0]), i))
-        size = self.hparams.eval_batch_size
-        batches = [order[i : i + size] for i in range(0, len(order), size)]
         trainer = self.trainer
-        if trainer is not None and trainer.world_size > 1:
-            batches = batches[trainer.global_rank :: trainer.world_size]
+        world = trainer.world_size if trainer is not None else 1
+        size = max(1, min(self.hparams.eval_batch_size, math.ceil(len(order) / world)))
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        if world > 1:
+            batches = batches[trainer.global_rank :: world]
         return DataLoader(
             Encoded(pairs, range(len(pairs))),
             batch_sampler=batches,
