@@ -72,6 +72,20 @@ def fake_data(tmp_path_factory):
     return root
 
 
+def tiny_transformer(tmp_path, fake_data, sizes: dict[str, int]) -> str:
+    """A base for LoRA on the Transformer: the quick preset, tiny, on the same sentences."""
+    smoke = [o for o in registry.get("transformer").smoke_overrides if not o.startswith("data.")]
+    data = [f"data.{k}={v}" for k, v in sizes.items()]
+    cfg = compose(
+        ["experiment=transformer/quick", *smoke, *data, "logger=none", "test=false"],
+        tmp_path / "base",
+    )
+    with open_dict(cfg):
+        cfg.paths.cache_dir = str(fake_data / ".cache")
+        cfg.trainer.enable_progress_bar = False
+    return train(cfg)["best_checkpoint"]
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(("name", "claim", "arm", "measure"), first_arm_per_measure())
 def test_a_claims_measure_is_a_metric_its_module_logs(
@@ -95,7 +109,11 @@ def test_a_claims_measure_is_a_metric_its_module_logs(
             cfg.trainer.fast_dev_run = 2
             if cfg.data.task == "numbers":  # a few sentences are enough
                 cfg.data.train_size, cfg.data.val_size, cfg.data.test_size = 200, 8, 8
-        if name == "lora" and cfg.model.latency_trials:
+        if name == "lora" and cfg.model.get("latency_trials"):
             cfg.model.latency_trials = 3
+        if name == "lora" and "reverse" in cfg.data:  # LoRA on the Transformer: a tiny base
+            sizes = {"train_size": 200, "val_size": 8, "test_size": 8}
+            cfg.data.update(sizes, eval_batch_size=10_000)
+            cfg.model.base_checkpoint = tiny_transformer(tmp_path, fake_data, sizes)
     summary = train(cfg)
     assert measure in summary["metrics"], sorted(summary["metrics"])
