@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import json
 import math
+import re
 import shutil
 import time
 from pathlib import Path
@@ -22,11 +24,16 @@ from typing import Any
 from omegaconf import open_dict
 
 from common.claims import NOT_RUN, Claim, mean_and_error
-from common.config import compose
+from common.config import ROOT, compose
 from common.errors import MissingDataError
 from common.runinfo import git_state
 
 MARKERS = ("<!-- claims:start -->", "<!-- claims:end -->")
+SHARED_CONFIGS = ("trainer", "callbacks", "logger", "paths", "hydra", "preset", "debug")
+FRESHNESS_NOTES = {
+    "stale": " (stale: the code it depends on has changed since; rerun it)",
+    "unrecorded": " (kept before results recorded their code)",
+}
 
 
 def run_claim(
@@ -78,6 +85,43 @@ def run_claim(
     return {**result, "verdict": verdict, "why": why, "minutes": minutes}
 
 
+def code_files(paper: str) -> list[Path]:
+    """What a paper's results depend on: its folder's Python and that of the papers it imports,
+    ``common/``, and the configs of the shared groups and of those papers (not the READMEs)."""
+    papers, todo = set(), [paper]
+    while todo:  # the paper and those it builds on (LoRA imports the Transformer)
+        name = todo.pop()
+        papers.add(name)
+        for source in (ROOT / "papers" / name).glob("*.py"):
+            for other in re.findall(r"^from papers\.(\w+)", source.read_text(), re.MULTILINE):
+                if other not in papers:
+                    todo.append(other)
+    files = [f for name in sorted(papers) for f in (ROOT / "papers" / name).glob("*.py")]
+    files += (ROOT / "common").glob("*.py")
+    for config in (ROOT / "configs").rglob("*.yaml"):  # the shared groups and the papers' own
+        group, *rest = config.relative_to(ROOT / "configs").parts
+        if not rest or group in SHARED_CONFIGS or any(p.startswith(tuple(papers)) for p in rest):
+            files.append(config)
+    return sorted(files)
+
+
+def code_digest(paper: str) -> str:
+    """SHA-256 over the relative paths and contents of :func:`code_files`."""
+    digest = hashlib.sha256()
+    for path in code_files(paper):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def freshness(kept: dict[str, Any], digest: str) -> str:
+    """ "current", "stale" (the code it depends on has changed since) or "unrecorded" (kept
+    before results recorded their code)."""
+    recorded = kept.get("code_digest")
+    if recorded is None:
+        return "unrecorded"
+    return "current" if recorded == digest else "stale"
+
+
 def read_curve(csv_log: Path, metric: str) -> list[float]:
     """The per-epoch values of ``metric`` from a run's CSV log."""
     with open(csv_log, newline="") as file:
@@ -88,11 +132,13 @@ def result_path(folder: Path, claim_id: str) -> Path:
     return folder / "results" / f"{claim_id}.json"
 
 
-def save_result(result: dict[str, Any], folder: Path, extra: list[str]) -> None:
-    """Keep a claim's result (with when, from which commit, with which extra overrides)."""
+def save_result(result: dict[str, Any], folder: Path, extra: list[str], paper: str) -> None:
+    """Keep a claim's result (with when, from which commit and code, with which extra
+    overrides)."""
     stamp = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git": git_state(),
+        "code_digest": code_digest(paper),
         "extra_overrides": extra,
     }
     path = result_path(folder, result["id"])
@@ -112,10 +158,12 @@ def keep(result: dict[str, Any], claim: Claim, folder: Path) -> bool:
     return True
 
 
-def load_results(claims: list[Claim], folder: Path) -> list[dict[str, Any]]:
+def load_results(claims: list[Claim], folder: Path, paper: str) -> list[dict[str, Any]]:
     """The kept result of each claim, in the paper's order (an empty one if it never ran). The
     verdict is judged again by the claim's current rule from the kept measurements, so a report
-    never shows a verdict of a rule that has since changed."""
+    never shows a verdict of a rule that has since changed; ``freshness`` says whether the code
+    that made it is the code of now."""
+    digest = code_digest(paper)
     results = []
     for claim in claims:
         path = result_path(folder, claim.id)
@@ -129,6 +177,7 @@ def load_results(claims: list[Claim], folder: Path) -> list[dict[str, Any]]:
                 except KeyError as missing:
                     kept["verdict"] = "stale"
                     kept["why"] = f"the kept runs have no arm {missing}: run this claim again"
+            kept["freshness"] = freshness(kept, digest)
         else:
             kept = {"values": {}, "verdict": "not run yet", "why": "", "minutes": None}
         results.append({**kept, "claim": claim})
@@ -186,6 +235,7 @@ def table(paper: str, results: list[dict[str, Any]]) -> list[str]:
         minutes = f"{result['minutes']:.1f}" if result["minutes"] is not None else "—"
         command = f"`python scripts/reproduce.py paper={paper} claim={claim.id}`"
         why = f": {result['why']}" if result["why"] else ""
+        why += FRESHNESS_NOTES.get(result.get("freshness", "current"), "")
         rows.append(
             f"| {claim.id}: {claim.statement} | {claim.source} | {claim.paper} | {ours or '—'} "
             f"| **{result['verdict']}**{why} | {minutes} | {command} |"

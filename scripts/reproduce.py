@@ -60,6 +60,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str], list[str
     parser.add_argument("--list", action="store_true", help="list the claims and what each costs")
     parser.add_argument("--report", action="store_true", help="rebuild the report, run nothing")
     parser.add_argument(
+        "--stale",
+        action="store_true",
+        help="run only the claims whose kept result is stale or predates code digests",
+    )
+    parser.add_argument(
         "--allow-not-run",
         action="store_true",
         help=f"exit 0, not {NOTHING_RAN}, when nothing could run here",
@@ -88,12 +93,20 @@ def main(argv: list[str]) -> int:
     except (LandmarksError, registry.UnknownPaperError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    folder = ROOT / "reports" / paper.name
+    fresh = {r["claim"].id: r.get("freshness") for r in load_results(claims, folder, paper.name)}
     if args.list:
         for c in claims:
             runs = f"{len(c.arms)} arms x {len(c.seeds)} seeds x ~{c.minutes:g} min"
-            print(f"{c.id:28s} {c.source:12s} {c.not_run_here or runs}\n{'':28s} {c.statement}")
+            kept = f" [{fresh[c.id]}]" if fresh[c.id] else ""
+            print(f"{c.id:28s} {c.source:12s} {c.not_run_here or runs}{kept}")
+            print(f"{'':28s} {c.statement}")
         return 0
-    folder = ROOT / "reports" / paper.name
+    if args.stale:
+        claims = [c for c in claims if fresh[c.id] in ("stale", "unrecorded")]
+        print(f"stale or unrecorded: {', '.join(c.id for c in claims) or 'none'}")
+        if not claims:
+            return 0
     not_run: list[str] = []
     saved = 0
     if not args.report:
@@ -109,12 +122,12 @@ def main(argv: list[str]) -> int:
             if result["verdict"] == NOT_RUN:
                 not_run.append(claim.id)
             if keep(result, claim, folder):
-                save_result(result, folder, extra)
+                save_result(result, folder, extra, paper.name)
                 saved += 1
     nothing_ran = not args.report and len(not_run) == len(claims)
     if args.report or saved:
         folder.mkdir(parents=True, exist_ok=True)
-        results = load_results(every_claim, folder)
+        results = load_results(every_claim, folder, paper.name)
         print(f"report: {write_report(paper.name, results, folder)}")
         readme = ROOT / "papers" / paper.name / "README.md"
         if update_readme(readme, paper.name, results):

@@ -157,7 +157,7 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     assert (tmp_path / "runs" / "sgd-learns" / "frozen-s1" / "summary.json").is_file()
     # the learning curves: one value of val/error per epoch of each run
     assert [len(c) for c in result["curves"]["sgd"]] == [4, 4]
-    reproduce.save_result(result, tmp_path, [])
+    reproduce.save_result(result, tmp_path, [], "alexnet")
 
     # a claim sharing an arm (same overrides, same seed) reuses its run instead of training again
     rule = Matches("sgd", 0.5, tolerance=0.5, partly_tolerance=0.5)
@@ -202,7 +202,7 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     skipped = reproduce.run_claim(missing, "alexnet", (0,), [], tmp_path)
     assert skipped["verdict"] == NOT_RUN and "cifar10-jpeg.zip" in skipped["why"]
     assert reproduce.keep(skipped, missing, tmp_path)  # nothing measured yet: say what is missing
-    reproduce.save_result(skipped, tmp_path, [])
+    reproduce.save_result(skipped, tmp_path, [], "alexnet")
     # a later run without data does not replace a measured result
     assert not reproduce.keep({**skipped, "id": "sgd-learns"}, learns, tmp_path)
 
@@ -211,13 +211,13 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
         reproduce.run_claim(imagenet, "alexnet", (0,), [], tmp_path), imagenet, tmp_path
     )
     never = Claim(**{**vars(learns), "id": "never-run"})
-    results = reproduce.load_results([learns, missing, imagenet, never], tmp_path)
+    results = reproduce.load_results([learns, missing, imagenet, never], tmp_path, "alexnet")
     assert [r["verdict"] for r in results] == [REPRODUCED, NOT_RUN, NOT_RUN, "not run yet"]
     # verdicts are judged again by the current rule; kept runs without the rule's arm are stale
     stricter = Claim(**{**vars(learns), "rule": Lower("sgd", "frozen", min_gap=10.0)})
-    assert reproduce.load_results([stricter], tmp_path)[0]["verdict"] == PARTLY
+    assert reproduce.load_results([stricter], tmp_path, "alexnet")[0]["verdict"] == PARTLY
     renamed = Claim(**{**vars(learns), "rule": Lower("sgd", "other")})
-    assert reproduce.load_results([renamed], tmp_path)[0]["verdict"] == "stale"
+    assert reproduce.load_results([renamed], tmp_path, "alexnet")[0]["verdict"] == "stale"
     assert "experiment=alexnet/paper" in results[2]["why"]
 
     report = reproduce.write_report("alexnet", results, tmp_path).read_text()
@@ -310,3 +310,38 @@ def test_a_claims_target_is_the_number_paper_py_reports(name, claim):
     theoretical = "beyond the paper" in claim.source or "no number" in claim.paper
     if target is not None and target != 0 and not theoretical:
         assert target in {r.value for r in claim.reported}, claim.id
+
+
+def test_a_kept_result_knows_whether_its_code_is_the_code_of_now(tmp_path):
+    claim = Claim(
+        id="fresh",
+        statement="a is lower than b",
+        source="Section 1",
+        paper="—",
+        measure="test/error",
+        rule=Lower("a", "b"),
+        arms=(Arm("a"), Arm("b")),
+    )
+    values = {"a": [1.0, 1.1, 1.2], "b": [2.0, 2.1, 2.2]}
+    result = {"id": "fresh", "values": values, "verdict": REPRODUCED, "why": "", "minutes": 1.0}
+    reproduce.save_result(result, tmp_path, [], "lora")
+    path = tmp_path / "results" / "fresh.json"
+
+    def freshness() -> tuple[str, str]:
+        [kept] = reproduce.load_results([claim], tmp_path, "lora")
+        return kept["freshness"], "\n".join(reproduce.table("lora", [kept]))
+
+    assert freshness()[0] == "current" and "stale" not in freshness()[1]
+    kept = json.loads(path.read_text())
+    path.write_text(json.dumps({**kept, "code_digest": "0" * 64}))  # made by other code
+    state, table = freshness()
+    assert state == "stale" and "(stale: the code it depends on has changed since" in table
+    del kept["code_digest"]  # kept before results recorded their code
+    path.write_text(json.dumps(kept))
+    state, table = freshness()
+    assert state == "unrecorded" and "kept before results recorded their code" in table
+    # what the digest covers: the paper, the papers it imports, common/ and the configs
+    files = {str(p.relative_to(reproduce.ROOT)) for p in reproduce.code_files("lora")}
+    assert {"papers/lora/lora.py", "papers/transformer/model.py", "common/claims.py"} <= files
+    assert "configs/model/lora.yaml" in files and "papers/alexnet/model.py" not in files
+    assert not any(f.endswith(".md") for f in files)
