@@ -135,8 +135,11 @@ def test_accumulation_makes_the_updates_of_one_piece(make_config, one_thread):
     one = train(make_config(*once, run="one"))
     two = train(make_config(*once, "trainer.accumulate_grad_batches=2", run="two"))
     a, b = state(Path(one["last_checkpoint"])), state(Path(two["last_checkpoint"]))
+    # Rounding: up to 8e-5 measured (2026-12-04; the float sums of two pieces differ from one's,
+    # by how much depends on the kernels). Leaving out the accumulation factor moves weights by
+    # 5e-3 even under Adam's normalisation.
     for name in a:
-        torch.testing.assert_close(b[name], a[name], rtol=0, atol=2e-5, msg=name)
+        torch.testing.assert_close(b[name], a[name], rtol=0, atol=5e-4, msg=name)
     assert one["metrics"]["test/bleu"] == pytest.approx(two["metrics"]["test/bleu"], abs=1e-9)
 
 
