@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from common.timing import interleaved_times, paired_ratio
 from papers.lora.adapter import apply_adapters
-from papers.lora.lora import LoRAConfig, apply_lora, lora_layers, merge
+from papers.lora.lora import LoRAConfig, adapter_parameters, apply_lora, merge
 
 ADAPTER_TARGETS = ("output.dense",)  # a BERT's attention output and feed-forward output
 
@@ -42,7 +42,7 @@ def latency(
     """Forward-pass milliseconds at batch 1 of the base model, merged and unmerged LoRA
     (``adapted``, left unmerged) and Houlsby adapters, and each one's ratio to the base model.
     The adapters are given about LoRA's parameter count."""
-    lora_parameters = sum(layer.A.numel() + layer.B.numel() for _, layer in lora_layers(adapted))
+    lora_parameters = adapter_parameters(adapted)
     merged = copy.deepcopy(adapted)
     merge(merged)
     adapters = copy.deepcopy(base)

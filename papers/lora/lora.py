@@ -246,6 +246,11 @@ def lora_layers(model: nn.Module) -> Iterator[tuple[str, LoRALayer]]:
     return ((n, m) for n, m in model.named_modules() if isinstance(m, LoRALayer))
 
 
+def adapter_parameters(model: nn.Module) -> int:
+    """The entries of every A and B: what the paper's "# Trainable Parameters" counts."""
+    return sum(layer.A.numel() + layer.B.numel() for _, layer in lora_layers(model))
+
+
 def merge(model: nn.Module) -> None:
     """Fold every update into its weight: the model runs at the base model's speed."""
     for _, layer in lora_layers(model):

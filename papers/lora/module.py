@@ -31,6 +31,7 @@ from common.errors import CheckpointError, ConfigError
 from papers.lora.base import load_classifier
 from papers.lora.lora import (
     LoRAConfig,
+    adapter_parameters,
     apply_lora,
     base_digest,
     lora_layers,
@@ -92,7 +93,7 @@ class LoRAClassifier(L.LightningModule):
     # --- what is trained ----------------------------------------------------------------------
 
     def lora_parameters(self) -> int:
-        return sum(layer.A.numel() + layer.B.numel() for _, layer in lora_layers(self.net))
+        return adapter_parameters(self.net)
 
     def counts(self) -> dict[str, float]:
         config = self.net.config

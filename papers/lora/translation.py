@@ -29,13 +29,13 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
+from common.config import ROOT
 from common.errors import CheckpointError, ConfigError
-from papers.lora.lora import LoRAConfig, apply_lora, lora_layers, trainable_parameters
+from papers.lora.lora import LoRAConfig, adapter_parameters, apply_lora, trainable_parameters
 from papers.transformer.data import Batch
 from papers.transformer.module import TransformerModule
 
 METHODS = ("lora", "full")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def pretrained_base(seed: int, cache_dir: str | Path) -> Path:
@@ -107,10 +107,9 @@ class LoRATranslator(TransformerModule):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        adapter = sum(layer.A.numel() + layer.B.numel() for _, layer in lora_layers(self.net))
         counts = {
             "model/trainable_parameters": float(trainable_parameters(self.net)),
-            "model/lora_parameters": float(adapter),
+            "model/lora_parameters": float(adapter_parameters(self.net)),
             "model/parameters": float(sum(p.numel() for p in self.net.parameters())),
         }
         for logger in self.loggers:
