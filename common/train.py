@@ -108,9 +108,11 @@ def _train(cfg, paper, folder: RunFolder, ckpt_path: str | None, resuming: bool)
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
             metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
             if cfg.test:
-                best = trainer.checkpoint_callback.best_model_path or None
+                saved = trainer.checkpoint_callback
+                chosen = saved.last_model_path if cfg.test_checkpoint == "last" else None
+                chosen = chosen or saved.best_model_path or None
                 for result in trainer.test(
-                    model, datamodule=datamodule, ckpt_path=best, verbose=False
+                    model, datamodule=datamodule, ckpt_path=chosen, verbose=False
                 ):
                     metrics.update({k: float(v) for k, v in result.items()})
         summary = summarise(cfg, paper, trainer, metrics, folder)

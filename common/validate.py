@@ -29,6 +29,8 @@ def validate(cfg: DictConfig) -> None:
         value = cfg.trainer.get(key)
         if value is not None and (not _is(value, int) or value < -1):
             raise ConfigError(f"trainer.{key}={value!r}: expected an integer, -1 for no limit")
+    if cfg.get("test_checkpoint", "best") not in ("best", "last"):
+        raise ConfigError(f"test_checkpoint={cfg.test_checkpoint!r}: expected best or last")
 
 
 def check_arguments(node: DictConfig, prefix: str) -> None:

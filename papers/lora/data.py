@@ -80,12 +80,13 @@ def generated_reviews(count: int, seed: int) -> list[tuple[str, int]]:
 
 
 class LengthBatches(Sampler[list[int]]):
-    """Batches of ``batch_size`` sentences of similar length: shuffled, cut into pools of 50
-    batches, each pool sorted by length and cut into batches, the batches shuffled (a fresh
-    order each epoch, from ``seed`` and the epoch). ``batch_size`` is the global batch: process
-    ``rank`` of ``world_size`` takes sentences rank, rank + world_size, ... of each batch; a pool's
-    last batch with fewer sentences than processes joins the batch before it (the one place where
-    the processes' batches differ from one process's)."""
+    """Batches of ``batch_size`` sentences of similar length: shuffled, cut into pools of
+    ``pool_batches`` batches (1: plain random batches), each pool sorted by length and cut into
+    batches, the batches shuffled (a fresh order each epoch, from ``seed`` and the epoch).
+    ``batch_size`` is the global batch: process ``rank`` of ``world_size`` takes sentences rank,
+    rank + world_size, ... of each batch; the last batch, if it has fewer sentences than
+    processes, joins the batch before it (the one place where the processes' batches differ from
+    one process's)."""
 
     def __init__(
         self,
@@ -95,9 +96,10 @@ class LengthBatches(Sampler[list[int]]):
         seed: int,
         rank: int = 0,
         world_size: int = 1,
+        pool_batches: int = 50,
     ) -> None:
         self.lengths, self.batch_size, self.shuffle, self.seed = lengths, batch_size, shuffle, seed
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.pool_batches = rank, world_size, pool_batches
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -108,14 +110,14 @@ class LengthBatches(Sampler[list[int]]):
         rng = random.Random(self.seed * 1_000_003 + self.epoch)
         if self.shuffle:
             rng.shuffle(order)
-        pool = 50 * self.batch_size
+        pool = self.pool_batches * self.batch_size
         batches = []
         for start in range(0, len(order), pool):
             chunk = sorted(order[start : start + pool], key=self.lengths.__getitem__)
-            cut = [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-            if len(cut) > 1 and len(cut[-1]) < self.world_size:  # a process would get none
-                cut[-2:] = [cut[-2] + cut[-1]]
-            batches += cut
+            size = self.batch_size
+            batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
+        if len(batches) > 1 and len(batches[-1]) < self.world_size:  # a process would get none
+            batches[-2:] = [batches[-2] + batches[-1]]
         if self.shuffle:
             rng.shuffle(batches)
         return batches

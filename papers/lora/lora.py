@@ -6,7 +6,8 @@ A frozen weight W0 (d x k) is adapted by a product of two small matrices, B (d x
 
 Only A and B are trained. At the start B = 0, so the adapted model is the pretrained one.
 
-- :class:`LoRALinear`, :class:`LoRAEmbedding`: one adapted layer; ``merge`` folds the update into
+- :class:`LoRALinear`, :class:`LoRAEmbedding`: one adapted layer (``nn.Linear`` or GPT-2's
+  ``Conv1D``, which stores its weight transposed; ``nn.Embedding``); ``merge`` folds the update into
   the weight (W = W0 + (alpha / r) B A: inference costs what the base model costs, Section 4.1's
   "no additional inference latency"), ``unmerge`` takes it out again.
 - :func:`apply_lora`: adapt the layers whose names match patterns (W_q and W_v by default, as in
@@ -16,6 +17,11 @@ Only A and B are trained. At the start B = 0, so the adapted model is the pretra
   stamped with a digest of the base weights it was trained on, so that it is refused on another
   base; :func:`switch_adapter`: the paper's task switch on a merged model, subtract one update
   and add another.
+
+GPT-2 computes W_q, W_k and W_v in one matrix (``c_attn``, 3 d_model outputs). The paper adapts
+W_q and W_v only; the authors' ``loralib.MergedLinear`` gives each enabled third its own A and B
+(``enable_lora=[True, False, True]``). ``parts=("q", "v")`` does the same here: W_k's third gets no
+update. (PEFT, asked for ``c_attn``, adapts the whole fused matrix with one A and B.)
 
 Initialisation (``init``): ``gaussian`` draws A from N(0, 1/r^2) as the paper says ("random
 Gaussian initialization for A", no variance given; 1/r is PEFT's ``init_lora_weights="gaussian"``),
@@ -39,10 +45,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from transformers.pytorch_utils import Conv1D
 
 from common.errors import CheckpointError, ConfigError
 
 INITS = ("gaussian", "kaiming_uniform")
+PARTS = ("q", "k", "v")  # the thirds of a fused projection, in GPT-2's order
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,15 @@ class LoRAConfig:
     targets: tuple[str, ...] = ("query", "value")
     init: str = "gaussian"
     trainable: tuple[str, ...] = field(default_factory=tuple)  # trained in full (a head)
+    parts: tuple[str, ...] = ()  # of a fused q,k,v target (GPT-2's c_attn): the thirds adapted
 
     def __post_init__(self) -> None:
+        unknown = [p for p in self.parts if p not in PARTS]
+        if unknown or len(set(self.parts)) != len(self.parts):
+            raise ConfigError(
+                f"lora parts={list(self.parts)}: expected distinct names among {', '.join(PARTS)} "
+                "(the thirds of a target that computes q, k and v in one matrix)"
+            )
         if self.init not in INITS:
             raise ConfigError(f"lora init={self.init!r}: expected one of {', '.join(INITS)}")
         if not 0.0 <= self.dropout < 1.0:
@@ -77,16 +92,20 @@ def check_rank(r: int, full_rank: int | None, name: str) -> None:
 class LoRALayer(nn.Module):
     """What the Linear and Embedding versions share: A, B, the scaling, merge and unmerge."""
 
-    def __init__(self, base: nn.Module, d: int, k: int, r: int, alpha: float, name: str) -> None:
+    def __init__(
+        self, base: nn.Module, d: int, k: int, r: int, alpha: float, name: str, blocks: int = 1
+    ) -> None:
+        """``blocks`` updates side by side (the adapted parts of a fused projection): d rows in
+        all, each block's B (d / blocks x r) and A (r x k) stacked."""
         super().__init__()
-        check_rank(r, min(d, k), name or type(base).__name__)
+        check_rank(r, min(d // blocks, k), name or type(base).__name__)
         self.base = base
         for parameter in base.parameters():
             parameter.requires_grad_(False)
         self.r, self.alpha = r, alpha
         self.scaling = alpha / r  # Section 4.1: scale by alpha / r, so alpha is not retuned with r
-        self.A = nn.Parameter(torch.empty(r, k))  # A in R^{r x k}
-        self.B = nn.Parameter(torch.zeros(d, r))  # B in R^{d x r}
+        self.A = nn.Parameter(torch.empty(blocks * r, k))  # A in R^{r x k}, per block
+        self.B = nn.Parameter(torch.zeros(d, r))  # B in R^{d x r}, per block
         self.merged = False
 
     def delta_weight(self) -> Tensor:
@@ -107,34 +126,74 @@ class LoRALayer(nn.Module):
 
 
 class LoRALinear(LoRALayer):
-    """h = W0 x + (alpha / r) B A dropout(x) for an ``nn.Linear`` (W0: out x in)."""
+    """h = W0 x + (alpha / r) B A dropout(x) for an ``nn.Linear`` (W0: out x in) or transformers'
+    ``Conv1D`` (GPT-2's layers: h = x W0 + b with W0 stored in x out; A and B keep the paper's
+    layout, the merge adds (B A)^T).
+
+    ``parts`` (a fused q,k,v projection: one flag per third): each enabled third i gets its own
+    update B_i A_i; a disabled third's rows of Delta W are zero."""
 
     def __init__(
         self,
-        base: nn.Linear,
+        base: nn.Linear | Conv1D,
         r: int,
         alpha: float,
         dropout: float = 0.0,
         init: str = "gaussian",
         name: str = "",
+        parts: tuple[bool, ...] = (),
     ) -> None:
-        super().__init__(base, base.out_features, base.in_features, r, alpha, name)
+        self.transposed = isinstance(base, Conv1D)
+        k, d = base.weight.shape if self.transposed else base.weight.shape[::-1]
+        if parts and d != len(parts) * k:
+            raise ConfigError(
+                f"lora parts: {name} maps {k} inputs to {d} outputs, not to {len(parts)} x {k} "
+                "(q, k, v side by side); with parts, name only fused q,k,v layers as targets"
+            )
+        blocks = sum(parts) if parts else 1
+        self.part_size = d // len(parts) if parts else d
+        super().__init__(base, blocks * self.part_size, k, r, alpha, name, blocks)
+        self.parts = parts
         # dropout on the branch's input only, as loralib and PEFT apply it (the paper names none)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         if init == "gaussian":
             nn.init.normal_(self.A, std=1.0 / r)
-        else:
+        else:  # as nn.Linear draws its weight (the bound depends on k alone, not on the blocks)
             nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
 
+    def update(self) -> Tensor:
+        """(alpha / r) B A as an (out, in) matrix: the parts' blocks B_i A_i, zero elsewhere."""
+        if not self.parts:
+            return self.B @ self.A * self.scaling  # (out, r) @ (r, in)
+        blocks = zip(self.B.split(self.part_size), self.A.split(self.r), strict=True)
+        zero = self.A.new_zeros(self.part_size, self.A.shape[1])
+        rows = []
+        for on in self.parts:
+            if on:
+                b, a = next(blocks)
+                rows.append(b @ a)  # (part, r) @ (r, in)
+            else:
+                rows.append(zero)
+        return torch.cat(rows) * self.scaling
+
     def delta_weight(self) -> Tensor:
-        return self.B @ self.A * self.scaling  # (out, r) @ (r, in)
+        return self.update().T if self.transposed else self.update()
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.base(x)  # W0 x (W0 + BA once merged)
         if self.merged:
             return h
         # (..., in) @ (in, r) @ (r, out): never forms the d x k product
-        return h + (self.dropout(x) @ self.A.T @ self.B.T) * self.scaling
+        z = self.dropout(x) @ self.A.T  # (..., blocks * r)
+        if not self.parts:
+            return h + z @ self.B.T * self.scaling
+        updates = iter(
+            zi @ bi.T
+            for zi, bi in zip(z.split(self.r, -1), self.B.split(self.part_size), strict=True)
+        )  # (..., part_size) per enabled part
+        zero = h.new_zeros(*h.shape[:-1], self.part_size)
+        update = torch.cat([next(updates) if on else zero for on in self.parts], -1)
+        return h + update * self.scaling
 
 
 class LoRAEmbedding(LoRALayer):
@@ -175,7 +234,7 @@ class LoRAEmbedding(LoRALayer):
         return h + rows @ self.B.T * self.scaling  # (..., r) @ (r, dim)
 
 
-ADAPTABLE = {nn.Linear: LoRALinear, nn.Embedding: LoRAEmbedding}
+ADAPTABLE = {nn.Linear: LoRALinear, Conv1D: LoRALinear, nn.Embedding: LoRAEmbedding}
 
 
 def matches(name: str, pattern: str) -> bool:
@@ -236,6 +295,10 @@ def apply_lora(model: nn.Module, config: LoRAConfig) -> list[str]:
         parent = model.get_submodule(parent_name)
         wrapper = ADAPTABLE[type(module)]
         kwargs = {"dropout": config.dropout, "init": config.init, "name": name}
+        if config.parts:
+            if wrapper is not LoRALinear:
+                raise ConfigError(f"lora parts: {name} is an embedding, not a fused projection")
+            kwargs["parts"] = tuple(p in config.parts for p in PARTS)
         setattr(parent, child, wrapper(module, config.r, config.alpha, **kwargs))
     for name in in_trainable:
         model.get_submodule(name).requires_grad_(True)
@@ -249,6 +312,13 @@ def lora_layers(model: nn.Module) -> Iterator[tuple[str, LoRALayer]]:
 def adapter_parameters(model: nn.Module) -> int:
     """The entries of every A and B: what the paper's "# Trainable Parameters" counts."""
     return sum(layer.A.numel() + layer.B.numel() for _, layer in lora_layers(model))
+
+
+def adapted_matrices(model: nn.Module) -> int:
+    """The paper's L_LoRA: weight matrices adapted (each adapted third of a fused q,k,v one)."""
+    return sum(
+        sum(layer.parts) if getattr(layer, "parts", ()) else 1 for _, layer in lora_layers(model)
+    )
 
 
 def merge(model: nn.Module) -> None:

@@ -5,6 +5,7 @@ import copy
 
 import pytest
 import torch
+from helpers import assert_same_lora_gradients, copy_lora_into_peft
 from peft import LoraConfig, get_peft_model
 from scipy import stats
 from torch import nn
@@ -96,12 +97,9 @@ def peft_twin(ours: nn.Module, base: nn.Module) -> nn.Module:
         init_lora_weights=False,
     )
     theirs = get_peft_model(copy.deepcopy(base), config)
+    copy_lora_into_peft(ours, theirs)
     inner = theirs.base_model.model
     with torch.no_grad():
-        for name, layer in lora_layers(ours):
-            peft_layer = inner.get_submodule(name)
-            peft_layer.lora_A["default"].weight.copy_(layer.A)
-            peft_layer.lora_B["default"].weight.copy_(layer.B)
         for head in trainable_modules(ours, HEAD):
             saved = inner.get_submodule(head).modules_to_save["default"]
             saved.load_state_dict(ours.get_submodule(head).state_dict())
@@ -116,14 +114,7 @@ def test_ours_equals_pefts_lora_in_outputs_and_gradients():
     torch.testing.assert_close(ours_out, theirs_out, atol=1e-6, rtol=0)
     ours_out.square().sum().backward()
     theirs_out.square().sum().backward()
-    inner = theirs.base_model.model
-    for name, layer in lora_layers(ours):
-        peft_layer = inner.get_submodule(name)
-        for mine, peft_weight in (
-            (layer.A, peft_layer.lora_A["default"].weight),
-            (layer.B, peft_layer.lora_B["default"].weight),
-        ):
-            torch.testing.assert_close(mine.grad, peft_weight.grad, atol=1e-6, rtol=1e-5)
+    assert_same_lora_gradients(ours, theirs)
     ours_trained = {n for n, p in ours.named_parameters() if p.requires_grad}
     theirs_trained = sum(p.numel() for p in theirs.parameters() if p.requires_grad)
     assert sum(p.numel() for n, p in ours.named_parameters() if n in ours_trained) == theirs_trained
