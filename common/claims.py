@@ -16,12 +16,15 @@ from typing import Protocol
 
 from common.registry import Reported
 
-REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = (
+REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = (
     "reproduced",
     "partly",
     "not reproduced",
+    "inconclusive at this scale",
     "not run here",
 )
+# Fewer seeds per arm than this cannot tell an absent effect from seed noise.
+MIN_SEEDS = 3
 
 
 class Rule(Protocol):
@@ -231,6 +234,59 @@ class AtMost:
         if worst <= self.limit:
             return REPRODUCED, why
         return (PARTLY if worst <= self.partly else NOT_REPRODUCED), why
+
+
+def scale_limits(
+    rule: Rule, values: dict[str, list[float]], runs: dict[str, list[dict]]
+) -> list[str]:
+    """What in the measurements says the runs' scale, not the method, decided them: too few
+    seeds, runs that never met their target before their cap, runs that stopped at their budget
+    while still improving (or with one evaluation, so convergence is not shown), and runs at a
+    reduced scale set against the paper's full-scale number (a :class:`Matches` rule).
+
+    ``runs`` holds, per arm, what each run recorded of its budget and scale (see
+    ``common.train.budget``); a result kept before runs recorded it has none."""
+    limits = []
+    fewest = min(len(v) for v in values.values())
+    if fewest < MIN_SEEDS:
+        limits.append(
+            f"{fewest} seed(s) in an arm, fewer than the {MIN_SEEDS} that tell an "
+            "effect from seed noise"
+        )
+    measured = [v for arm in values.values() for v in arm]
+    never = sum(math.isinf(v) for v in measured)
+    if never and not getattr(rule, "judges_caps", False):
+        limits.append(f"{never} of {len(measured)} runs never met the target before their cap")
+    recorded = [run for arm in runs.values() for run in arm]
+    capped = [
+        r for r in recorded if r["stopped_by"] == "budget" and r["still_improving"] is not False
+    ]
+    if capped:
+        unknown = sum(r["still_improving"] is None for r in capped)
+        shown = f", {unknown} of them with one evaluation" if unknown else ""
+        limits.append(
+            f"{len(capped)} of {len(recorded)} runs stopped at their budget with "
+            f"{capped[0]['monitor']} still improving (its best in the last quarter{shown})"
+        )
+    reduced = sorted({r["scale"] for r in recorded if r["scale"] != "paper"})
+    if isinstance(rule, Matches) and reduced:
+        limits.append(f"runs at {'; '.join(reduced)} against the paper's full-scale number")
+    return limits
+
+
+def judge(
+    rule: Rule, values: dict[str, list[float]], runs: dict[str, list[dict]] | None = None
+) -> tuple[str, str]:
+    """The rule's verdict, except that a "not reproduced" which the runs' scale decided (see
+    :func:`scale_limits`) is "inconclusive at this scale": a budget is never reported as a
+    refutation. A "partly" keeps its word and names the limits."""
+    verdict, why = rule.judge(values)
+    limits = scale_limits(rule, values, runs or {}) if verdict in (NOT_REPRODUCED, PARTLY) else []
+    if not limits:
+        return verdict, why
+    if verdict == NOT_REPRODUCED:
+        return INCONCLUSIVE, f"{why}; the scale decides: {'; '.join(limits)}"
+    return verdict, f"{why} ({'; '.join(limits)})"
 
 
 def percent(reported: Reported, digits: int | None = None) -> str:

@@ -10,7 +10,6 @@ once per invocation."""
 
 from __future__ import annotations
 
-import csv
 import datetime
 import hashlib
 import json
@@ -23,9 +22,10 @@ from typing import Any
 
 from omegaconf import open_dict
 
-from common.claims import NOT_RUN, Claim, mean_and_error
+from common.claims import NOT_RUN, Claim, Matches, judge, mean_and_error
 from common.config import ROOT, compose
 from common.errors import MissingDataError
+from common.run_folder import read_curve
 from common.runinfo import git_state
 
 MARKERS = ("<!-- claims:start -->", "<!-- claims:end -->")
@@ -48,7 +48,16 @@ def run_claim(
 
     ``trained`` maps the overrides of each run already made in this invocation (the seed among
     them) to its summary, so an arm shared by several claims is trained once."""
-    result: dict[str, Any] = {"id": claim.id, "values": {}, "curves": {}, "seeds": list(seeds)}
+    result: dict[str, Any] = {
+        "id": claim.id,
+        "values": {},
+        "curves": {},
+        "runs": {},
+        "seeds": list(seeds),
+        # the code as the runs start: an edit while they train does not change what made them
+        "git": git_state(),
+        "code_digest": code_digest(paper),
+    }
     if claim.not_run_here:
         return {**result, "verdict": NOT_RUN, "why": claim.not_run_here, "minutes": None}
     from common.train import train
@@ -77,10 +86,12 @@ def run_claim(
             summary = trained[key]
             measure = arm.measure or claim.measure
             result["values"].setdefault(arm.name, []).append(summary["metrics"][measure])
+            run = {**summary["budget"], "scale": scale(summary["preset"], overrides)}
+            result["runs"].setdefault(arm.name, []).append(run)
             if claim.curve:
                 curve = read_curve(Path(summary["csv_log"]), claim.curve)
                 result["curves"].setdefault(arm.name, []).append(curve)
-    verdict, why = claim.rule.judge(result["values"])
+    verdict, why = judge(claim.rule, result["values"], result["runs"])
     minutes = (time.perf_counter() - start) / 60 / runs if runs else None
     return {**result, "verdict": verdict, "why": why, "minutes": minutes}
 
@@ -122,23 +133,15 @@ def freshness(kept: dict[str, Any], digest: str) -> str:
     return "current" if recorded == digest else "stale"
 
 
-def read_curve(csv_log: Path, metric: str) -> list[float]:
-    """The per-epoch values of ``metric`` from a run's CSV log."""
-    with open(csv_log, newline="") as file:
-        return [float(row[metric]) for row in csv.DictReader(file) if row.get(metric)]
-
-
 def result_path(folder: Path, claim_id: str) -> Path:
     return folder / "results" / f"{claim_id}.json"
 
 
-def save_result(result: dict[str, Any], folder: Path, extra: list[str], paper: str) -> None:
-    """Keep a claim's result (with when, from which commit and code, with which extra
-    overrides)."""
+def save_result(result: dict[str, Any], folder: Path, extra: list[str]) -> None:
+    """Keep a claim's result (with when and with which extra overrides; :func:`run_claim`
+    recorded the commit and code it started from)."""
     stamp = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "git": git_state(),
-        "code_digest": code_digest(paper),
         "extra_overrides": extra,
     }
     path = result_path(folder, result["id"])
@@ -173,7 +176,10 @@ def load_results(claims: list[Claim], folder: Path, paper: str) -> list[dict[str
             kept = json.loads(path.read_text())
             if kept["values"]:
                 try:
-                    kept["verdict"], kept["why"] = claim.rule.judge(kept["values"])
+                    runs = kept.get("runs")
+                    if runs is None and isinstance(claim.rule, Matches):
+                        runs = scales(claim, paper)  # kept before runs recorded their scale
+                    kept["verdict"], kept["why"] = judge(claim.rule, kept["values"], runs)
                 except KeyError as missing:
                     kept["verdict"] = "stale"
                     kept["why"] = f"the kept runs have no arm {missing}: run this claim again"
@@ -182,6 +188,30 @@ def load_results(claims: list[Claim], folder: Path, paper: str) -> list[dict[str
             kept = {"values": {}, "verdict": "not run yet", "why": "", "minutes": None}
         results.append({**kept, "claim": claim})
     return results
+
+
+# Overrides that pick a set-up or where it runs, not its scale.
+SCALE_NEUTRAL = ("paper=", "experiment=", "preset=", "seed=", "trainer=", "variant=", "logger")
+
+
+def scale(preset: str, overrides: list[str]) -> str:
+    """ "paper" for a run of the paper preset as it is, else what makes it another scale: a
+    reduced preset, or the paper preset with overrides (a smaller net, fewer images)."""
+    changed = [o for o in overrides if not o.startswith(SCALE_NEUTRAL)]
+    if preset != "paper":
+        return f"the {preset} preset"
+    return f"the paper preset with {', '.join(changed)}" if changed else "paper"
+
+
+def scales(claim: Claim, paper: str) -> dict[str, list[dict]]:
+    """Each arm's scale, from its config, for a result kept before runs recorded their budget
+    and scale (how those runs ended is not known)."""
+    runs = {}
+    for arm in claim.arms:
+        overrides = [f"paper={paper}", *claim.overrides, *arm.overrides]
+        preset = compose(overrides, ROOT / "outputs").preset.name
+        runs[arm.name] = [{"stopped_by": "not recorded", "scale": scale(preset, overrides)}]
+    return runs
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

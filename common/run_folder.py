@@ -19,6 +19,7 @@ run killed with SIGKILL can be resumed at once.
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
 import os
@@ -199,3 +200,9 @@ class RunFolder:
             f"{self.path} is in use by a run that is still going ({holder}); "
             "wait for it to end, or give this run another hydra.run.dir"
         )
+
+
+def read_curve(csv_log: Path, metric: str) -> list[float]:
+    """The logged values of ``metric`` from a run's CSV log, in order (one per evaluation)."""
+    with open(csv_log, newline="") as file:
+        return [float(row[metric]) for row in csv.DictReader(file) if row.get(metric)]

@@ -35,7 +35,7 @@ from common.errors import (
 )
 from common.loggers import build_loggers, finish_wandb, new_wandb_id, tidy_console
 from common.reproducibility import seed_everything
-from common.run_folder import RunFolder, is_owner_process
+from common.run_folder import RunFolder, is_owner_process, read_curve
 from common.runinfo import read_metadata, run_metadata, write_metadata
 from common.validate import validate
 
@@ -256,6 +256,10 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], folder: RunFolder)
         if r.baseline
     ]
     checkpoint = trainer.checkpoint_callback
+    csv_log = next(
+        (str(Path(g.log_dir) / "metrics.csv") for g in trainer.loggers if isinstance(g, CSVLogger)),
+        None,
+    )
     return {
         "paper": f"{paper.title} ({', '.join(a.split()[-1] for a in paper.authors)}, {paper.year})",
         "citation_key": paper.citation_key,
@@ -271,17 +275,41 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], folder: RunFolder)
         "output_dir": str(folder.path),
         "best_checkpoint": checkpoint.best_model_path or None,
         "last_checkpoint": str(folder.last_checkpoint),
-        "csv_log": next(
-            (
-                str(Path(lg.log_dir) / "metrics.csv")
-                for lg in trainer.loggers
-                if isinstance(lg, CSVLogger)
-            ),
-            None,
-        ),
+        "csv_log": csv_log,
+        "budget": budget(cfg, trainer, csv_log),
         "wandb_runs": [str(d) for d in wandb_dirs],
         "wandb_mode": cfg.logger.wandb.mode if cfg.logger.wandb else None,
     }
+
+
+def budget(cfg: DictConfig, trainer: L.Trainer, csv_log: str | None) -> dict[str, Any]:
+    """How the run ended, for a verdict to know when a budget decided it: ``stopped_by`` is
+    "budget" when it reached ``trainer.max_epochs`` or ``max_steps``, "stopping rule" when
+    something stopped it before (early stopping, the paper's own criterion); ``still_improving``
+    whether the monitored metric's best came in its last quarter of evaluations (None with
+    fewer than two)."""
+    epochs, steps = trainer.max_epochs, trainer.max_steps
+    reached = (epochs is not None and epochs >= 0 and trainer.current_epoch >= epochs) or (
+        steps is not None and steps >= 0 and trainer.global_step >= steps
+    )
+    monitor = cfg.callbacks.monitor
+    curve = read_curve(Path(csv_log), monitor) if csv_log and Path(csv_log).is_file() else []
+    return {
+        "stopped_by": "budget" if reached else "stopping rule",
+        "monitor": monitor,
+        "evaluations": len(curve),
+        "still_improving": improving(curve, cfg.callbacks.mode),
+        "preset": cfg.preset.name,
+    }
+
+
+def improving(curve: list[float], mode: str) -> bool | None:
+    """Whether the first best value of ``curve`` (``mode`` "min" or "max") lies in its last
+    quarter (the last value, for short curves); None for fewer than two values."""
+    if len(curve) < 2:
+        return None
+    best = min(curve) if mode == "min" else max(curve)
+    return curve.index(best) >= len(curve) - max(1, len(curve) // 4)
 
 
 def metric_lines(metrics: dict[str, float], width: int = 100) -> list[str]:

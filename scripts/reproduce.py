@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
             if result["verdict"] == NOT_RUN:
                 not_run.append(claim.id)
             if keep(result, claim, folder):
-                save_result(result, folder, extra, paper.name)
+                save_result(result, folder, extra)
                 saved += 1
     nothing_ran = not args.report and len(not_run) == len(claims)
     if args.report or saved:

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from common import registry
 from common import reproduction as reproduce
 from common.claims import (
+    INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_RUN,
     PARTLY,
@@ -24,6 +25,7 @@ from common.claims import (
     Matches,
     NotWorse,
     RatioAtLeast,
+    judge,
     mean_and_error,
 )
 from common.config import build, compose
@@ -157,7 +159,11 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     assert (tmp_path / "runs" / "sgd-learns" / "frozen-s1" / "summary.json").is_file()
     # the learning curves: one value of val/error per epoch of each run
     assert [len(c) for c in result["curves"]["sgd"]] == [4, 4]
-    reproduce.save_result(result, tmp_path, [], "alexnet")
+    # how each run ended and at which scale, for the verdict to know a budget decided it
+    [first, _] = result["runs"]["frozen"]
+    assert first["stopped_by"] == "budget" and first["scale"] == "the quick preset"
+    assert first["evaluations"] == 4 and first["monitor"] == "val/error"
+    reproduce.save_result(result, tmp_path, [])
 
     # a claim sharing an arm (same overrides, same seed) reuses its run instead of training again
     rule = Matches("sgd", 0.5, tolerance=0.5, partly_tolerance=0.5)
@@ -202,7 +208,7 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     skipped = reproduce.run_claim(missing, "alexnet", (0,), [], tmp_path)
     assert skipped["verdict"] == NOT_RUN and "cifar10-jpeg.zip" in skipped["why"]
     assert reproduce.keep(skipped, missing, tmp_path)  # nothing measured yet: say what is missing
-    reproduce.save_result(skipped, tmp_path, [], "alexnet")
+    reproduce.save_result(skipped, tmp_path, [])
     # a later run without data does not replace a measured result
     assert not reproduce.keep({**skipped, "id": "sgd-learns"}, learns, tmp_path)
 
@@ -324,7 +330,8 @@ def test_a_kept_result_knows_whether_its_code_is_the_code_of_now(tmp_path):
     )
     values = {"a": [1.0, 1.1, 1.2], "b": [2.0, 2.1, 2.2]}
     result = {"id": "fresh", "values": values, "verdict": REPRODUCED, "why": "", "minutes": 1.0}
-    reproduce.save_result(result, tmp_path, [], "lora")
+    result["code_digest"] = reproduce.code_digest("lora")  # as run_claim records it
+    reproduce.save_result(result, tmp_path, [])
     path = tmp_path / "results" / "fresh.json"
 
     def freshness() -> tuple[str, str]:
@@ -345,3 +352,72 @@ def test_a_kept_result_knows_whether_its_code_is_the_code_of_now(tmp_path):
     assert {"papers/lora/lora.py", "papers/transformer/model.py", "common/claims.py"} <= files
     assert "configs/model/lora.yaml" in files and "papers/alexnet/model.py" not in files
     assert not any(f.endswith(".md") for f in files)
+
+
+def run(stopped_by: str = "stopping rule", improving: bool | None = False, scale: str = "paper"):
+    """What a run records of its budget (``common.train.budget``)."""
+    return {
+        "stopped_by": stopped_by,
+        "monitor": "val/error",
+        "still_improving": improving,
+        "evaluations": 10,
+        "preset": "paper",
+        "scale": scale,
+    }
+
+
+ABSENT = {"a": [0.20, 0.21, 0.22], "b": [0.10, 0.11, 0.12]}  # a is not lower: not reproduced
+
+
+def test_a_measured_absence_stays_not_reproduced():
+    runs = {arm: [run()] * 3 for arm in ABSENT}  # converged runs, stopped by their own rule
+    assert judge(Lower("a", "b"), ABSENT, runs)[0] == NOT_REPRODUCED
+    # at its budget, but past its best: the budget did not decide
+    runs = {arm: [run("budget", improving=False)] * 3 for arm in ABSENT}
+    assert judge(Lower("a", "b"), ABSENT, runs)[0] == NOT_REPRODUCED
+
+
+@pytest.mark.parametrize(
+    ("values", "runs", "says"),
+    [
+        # stopped at the budget while still improving
+        (ABSENT, {"a": [run("budget", True)] * 3, "b": [run()] * 3}, "3 of 6 runs stopped at"),
+        # one evaluation: convergence not shown
+        (ABSENT, {"a": [run("budget", None)] * 3, "b": [run()] * 3}, "3 of them with one"),
+        # too few seeds
+        ({"a": [0.2, 0.21], "b": [0.1, 0.11]}, {}, "2 seed(s) in an arm"),
+        # runs that never met their target before the cap (a cost until an event)
+        ({"a": [math.inf] * 3, "b": [5.0, 6.0, 7.0]}, {}, "3 of 6 runs never met the target"),
+    ],
+)
+def test_a_not_reproduced_that_the_scale_decided_is_inconclusive(values, runs, says):
+    verdict, why = judge(Lower("a", "b"), values, runs)
+    assert verdict == INCONCLUSIVE and says in why, why
+    assert verdict != Lower("a", "b").judge(values)[0]  # the rule alone would refute it
+
+
+def test_a_reduced_run_against_the_papers_full_scale_number_is_inconclusive():
+    rule = Matches("dbn", 0.0125, tolerance=0.001, partly_tolerance=0.005)
+    values = {"dbn": [0.05, 0.051, 0.052]}
+    reduced = reproduce.scale("paper", ["experiment=dbn/paper", "data.per_class=300", "seed=0"])
+    assert reduced == "the paper preset with data.per_class=300"
+    verdict, why = judge(rule, values, {"dbn": [run(scale=reduced)] * 3})
+    assert verdict == INCONCLUSIVE, why
+    assert "runs at the paper preset with data.per_class=300 against the paper's full" in why
+    quick = reproduce.scale("quick", ["paper=dbn", "seed=1"])
+    assert judge(rule, values, {"dbn": [run(scale=quick)] * 3})[0] == INCONCLUSIVE
+    # the paper's own scale (on a GPU, say): the number can be compared
+    paper_scale = reproduce.scale("paper", ["experiment=dbn/paper", "trainer=gpu", "seed=0"])
+    assert judge(rule, values, {"dbn": [run(scale=paper_scale)] * 3})[0] == NOT_REPRODUCED
+    # a reduced scale is no reason to doubt a comparison between its own arms
+    runs = {arm: [run(scale=quick)] * 3 for arm in ABSENT}
+    assert judge(Lower("a", "b"), ABSENT, runs)[0] == NOT_REPRODUCED
+
+
+def test_reproduced_and_partly_keep_their_word():
+    capped = {"a": [run("budget", True)] * 2, "b": [run("budget", True)] * 2}
+    values = {"a": [0.10, 0.11], "b": [0.20, 0.21]}
+    assert judge(Lower("a", "b"), values, capped)[0] == REPRODUCED
+    values = {"a": [0.10, 0.30], "b": [0.15, 0.35]}
+    verdict, why = judge(Lower("a", "b"), values, capped)
+    assert verdict == PARTLY and "4 of 4 runs stopped at their budget" in why

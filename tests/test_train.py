@@ -9,11 +9,12 @@ import lightning as L
 import pytest
 import torch
 from helpers import cli
+from omegaconf import OmegaConf
 from wandb_records import run_contents
 
 from common.callbacks import StopOnNonFiniteLoss
 from common.errors import CheckpointError, MissingDataError, NonFiniteLossError
-from common.train import train
+from common.train import budget, improving, train
 
 # Two short epochs of the quick AlexNet on digits.
 SHORT = [
@@ -62,6 +63,14 @@ def test_cli_run_writes_everything_and_prints_the_summary(tmp_path):
     rows = list(csv.DictReader((run / "csv" / "metrics.csv").open()))
     epochs = {row["epoch"] for row in rows if row.get("val/error")}
     assert epochs == {"0", "1"}  # one validation row per epoch
+    curve = [float(row["val/error"]) for row in rows if row.get("val/error")]
+    assert summary["budget"] == {
+        "stopped_by": "budget",  # max_epochs reached
+        "monitor": "val/error",
+        "evaluations": 2,
+        "still_improving": curve[1] < curve[0],
+        "preset": "quick",
+    }
     assert any(row.get("test/error") for row in rows)
 
     [wandb_file] = (run / "wandb").glob("offline-run-*/run-*.wandb")
@@ -242,3 +251,38 @@ def test_trainer_groups_compose_for_cpu_and_gpus(make_config):
     assert precision_for("cpu") == "32-true"
     if not torch.cuda.is_available():
         assert precision_for("gpu") == "32-true"
+
+
+@pytest.mark.parametrize(
+    ("curve", "mode", "expected"),
+    [
+        ([0.9, 0.5, 0.4, 0.3], "min", True),  # best at the end
+        ([0.9, 0.3, 0.4, 0.5], "min", False),  # best early: converged (or overfitting)
+        ([0.3, 0.3, 0.3, 0.3, 0.3], "min", False),  # flat: its first best is the first value
+        ([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.9, 0.8], "max", True),  # within the last quarter
+        ([0.1, 0.2, 0.3, 0.9, 0.5, 0.6, 0.7, 0.8], "max", False),
+        ([0.5], "min", None),  # one evaluation cannot show it
+        ([], "min", None),
+    ],
+)
+def test_still_improving_means_the_best_came_in_the_last_quarter(curve, mode, expected):
+    assert improving(curve, mode) is expected
+
+
+def test_a_run_stopped_by_its_own_rule_is_not_at_its_budget(tmp_path):
+    log = tmp_path / "metrics.csv"
+    log.write_text("epoch,val/acc\n0,0.5\n1,0.8\n2,0.7\n")
+    cfg = OmegaConf.create(
+        {"callbacks": {"monitor": "val/acc", "mode": "max"}, "preset": {"name": "quick"}}
+    )
+    early = SimpleNamespace(max_epochs=10, max_steps=-1, current_epoch=3, global_step=30)
+    assert budget(cfg, early, str(log)) == {
+        "stopped_by": "stopping rule",
+        "monitor": "val/acc",
+        "evaluations": 3,
+        "still_improving": False,
+        "preset": "quick",
+    }
+    at_steps = SimpleNamespace(max_epochs=None, max_steps=30, current_epoch=3, global_step=30)
+    assert budget(cfg, at_steps, None)["stopped_by"] == "budget"
+    assert budget(cfg, at_steps, None)["still_improving"] is None  # no CSV log

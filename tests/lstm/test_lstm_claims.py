@@ -2,18 +2,29 @@
 
 import math
 
-from common.claims import NOT_REPRODUCED, PARTLY, REPRODUCED, AtMost
-from papers.lstm.claims import CLAIMS, FewerSequences
+from common.claims import INCONCLUSIVE, NOT_REPRODUCED, PARTLY, REPRODUCED, AtMost, judge
+from papers.lstm.claims import CLAIMS, FewerSequences, cap
 from papers.lstm.paper import reported_for_run
 
 
 def test_fewer_sequences_compares_the_mean_with_the_papers_and_fails_unmet_runs():
-    rule = FewerSequences("lstm", paper=10_000, factor=3.0)
+    rule = FewerSequences("lstm", paper=10_000, cap=30_000, factor=3.0)
     verdict, why = rule.judge({"lstm": [8_000.0, 16_000.0]})
     assert verdict == REPRODUCED and "1.20x the paper's 10,000" in why
     assert rule.judge({"lstm": [30_000.0, 40_000.0]})[0] == PARTLY  # 3.5x: met, but slower
     verdict, why = rule.judge({"lstm": [5_000.0, math.inf]})
-    assert verdict == NOT_REPRODUCED and "1 of 2 runs never met the rule" in why
+    assert verdict == NOT_REPRODUCED and "1 of 2 runs never met the rule within 30,000" in why
+    # a cap below 3x the paper's mean: a run that never met it might have met it at 2.9x
+    short = FewerSequences("lstm", paper=10_000, cap=25_000, factor=3.0)
+    verdict, why = judge(short, {"lstm": [5_000.0, math.inf, 6_000.0]})
+    assert verdict == INCONCLUSIVE and "a cap below 3x cannot refute it" in why
+
+
+def test_a_claims_cap_is_what_its_runs_can_see():
+    [reber] = [c for c in CLAIMS if c.id == "reber"]
+    assert reber.rule.cap == cap(reber.overrides) == 30_000  # 30 epochs of 1,000 strings
+    [adding] = [c for c in CLAIMS if c.id == "adding-t100"]
+    assert adding.rule.cap == 200_000  # 20 epochs of the quick data's 10,000 sequences
 
 
 def test_claims_measure_metrics_the_module_logs_and_name_their_arms():
