@@ -34,12 +34,27 @@ log = logging.getLogger(__name__)
 # Files: checksums and the decoded-array cache
 
 
+# What the current run read: each file's resolved path and SHA-256 (every file a loader hashes:
+# its data, a pretrained base's weights), and data sets shipped inside a package by name and
+# version. ``common.train`` empties it as a run starts and records it with the run.
+SOURCES: dict[str, str] = {}
+
+
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+    if algorithm == "sha256":
+        SOURCES[str(Path(path).resolve())] = digest.hexdigest()
     return digest.hexdigest()
+
+
+def packaged(name: str, package: str) -> None:
+    """Record a data set that ``package`` ships (scikit-learn's digits): its name and version."""
+    from importlib.metadata import version
+
+    SOURCES[name] = f"{package} {version(package)}"
 
 
 def verify(path: Path, expected: str | None, algorithm: str = "sha256") -> str:
@@ -293,6 +308,7 @@ def load_digits_images() -> dict[str, torch.Tensor]:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    packaged("sklearn.datasets.load_digits", "scikit-learn")
     digits = load_digits()
     images = np.round(digits.images * (255 / 16)).astype(np.uint8)[:, None]  # values 0..16
     train_x, test_x, train_y, test_y = train_test_split(

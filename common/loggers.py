@@ -41,6 +41,7 @@ def build_loggers(
             name=w.name,
             group=w.group,
             tags=list(w.tags),
+            job_type=w.get("job_type"),
             mode=w.mode,
             id=wandb_id,
             save_dir=str(folder.path),

@@ -5,7 +5,8 @@ result, and write the report (``reports/<paper>/report.md``, one PNG per claim, 
 Each claim's result is kept in ``<folder>/results/<claim>.json`` and the report is rebuilt from
 all kept results, so claims can be run one at a time. Each run's folder is
 ``<folder>/runs/<claim>/<arm>-s<seed>`` and its W&B run sits in the group
-``<paper>-claim-<claim>``. Arms of different claims with the same overrides and seed are trained
+``<paper>-claim-<claim>`` with the arm as its job type (and tags ``claim:<id>``, ``arm:<name>``),
+so the W&B UI compares the arms of a claim over their seeds. Arms of different claims with the same overrides and seed are trained
 once per invocation."""
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ def run_claim(
                 # a run folder holds one run, so the new run starts in a clean one
                 shutil.rmtree(run_folder, ignore_errors=True)
                 cfg = compose([*overrides, f"variant={claim.id}-{arm.name}"], run_folder)
-                if cfg.logger.wandb is not None:
+                if cfg.logger.wandb is not None:  # one group per claim, its arms as job types
                     with open_dict(cfg):
                         cfg.logger.wandb.group = f"{paper}-claim-{claim.id}"
+                        cfg.logger.wandb.job_type = arm.name
+                        cfg.logger.wandb.tags.extend([f"claim:{claim.id}", f"arm:{arm.name}"])
                 try:
                     trained[key] = train(cfg)
                 except MissingDataError as error:

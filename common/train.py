@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from common import registry
 from common.callbacks import default_callbacks
 from common.config import build, to_container
+from common.data import SOURCES
 from common.distributed import precision_for, world_size
 from common.errors import (
     CheckpointError,
@@ -77,6 +78,7 @@ USER_ERRORS = (ConfigError, MissingDataError, DataIntegrityError, CheckpointErro
 
 def _train(cfg, paper, folder: RunFolder, ckpt_path: str | None, resuming: bool) -> dict:
     seed_everything(cfg.seed)
+    SOURCES.clear()  # what this run reads, recorded as it ends
     previous = read_metadata(folder.path) if resuming else {}
     wandb_id = previous.get("wandb_id") or (new_wandb_id() if cfg.logger.wandb else None)
     resume_index = len(previous.get("resumes", [])) + 1 if resuming else 0
@@ -116,6 +118,8 @@ def _train(cfg, paper, folder: RunFolder, ckpt_path: str | None, resuming: bool)
                 ):
                     metrics.update({k: float(v) for k, v in result.items()})
         summary = summarise(cfg, paper, trainer, metrics, folder)
+        if trainer.is_global_zero:
+            record_data(folder, summary["data"])
     finally:
         finish_wandb()
     if trainer.is_global_zero:
@@ -236,7 +240,9 @@ def check_checkpoint(path: str, cfg: DictConfig, model: L.LightningModule) -> No
 def summarise(cfg, paper, trainer, metrics: dict[str, float], folder: RunFolder) -> dict[str, Any]:
     # every start and resume of the run made one W&B directory: all of them upload together
     wandb_dirs = folder.wandb_runs() if cfg.logger.wandb else []
-    reported = [r for r in paper.reported_for(cfg) if r.metric in metrics]
+    data = data_identity(cfg)
+    # the paper's numbers sit beside ours only on the paper's data set
+    reported = [r for r in paper.reported_for(cfg) if r.metric in metrics and data["paper_data"]]
     comparisons = [
         {
             "metric": r.metric,
@@ -277,9 +283,42 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], folder: RunFolder)
         "last_checkpoint": str(folder.last_checkpoint),
         "csv_log": csv_log,
         "budget": budget(cfg, trainer, csv_log),
+        "data": data,
         "wandb_runs": [str(d) for d in wandb_dirs],
         "wandb_mode": cfg.logger.wandb.mode if cfg.logger.wandb else None,
     }
+
+
+def data_identity(cfg: DictConfig) -> dict[str, Any]:
+    """Which data the run read: the resolved data directory, each file it hashed with its SHA-256
+    (and packaged data sets by version), and whether it is the paper's data set: not when
+    ``data.verify_checksums=false`` let files that differ from the official release in (another
+    data set in MNIST's IDX format, say)."""
+    unchecked = cfg.data.get("verify_checksums") is False
+    return {
+        "data_dir": str(Path(cfg.paths.data_dir).resolve()),
+        "files": dict(sorted(SOURCES.items())),
+        "paper_data": not unchecked,
+        "note": "data.verify_checksums=false: not known to be the paper's data set, so the "
+        "paper's numbers are not set beside these"
+        if unchecked
+        else "",
+    }
+
+
+def record_data(folder: RunFolder, data: dict[str, Any]) -> None:
+    """The data identity in ``run.json`` (for this start: the latest resume's entry, if any)
+    and in the W&B run's config."""
+    meta = read_metadata(folder.path)
+    (meta.get("resumes") or [meta])[-1]["data"] = data
+    folder.run_json.write_text(json.dumps(meta, indent=2) + "\n")
+    import sys
+
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.run.config.update({"data": data}, allow_val_change=True)
 
 
 def budget(cfg: DictConfig, trainer: L.Trainer, csv_log: str | None) -> dict[str, Any]:
@@ -350,6 +389,8 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"other methods in the paper ({rows[0]['source']}), {metric}: {others}")
     if s["preset"] != "paper" and s["paper_vs_ours"]:
         lines.append("note: the paper's number is at paper scale; this preset is reduced scale.")
+    if s["data"]["note"]:
+        lines.append(f"note: {s['data']['note']} (data: {s['data']['data_dir']}).")
     lines += [
         f"run folder: {s['output_dir']}",
         f"checkpoints: best {s['best_checkpoint']}, last {s['last_checkpoint']}",

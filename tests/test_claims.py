@@ -6,8 +6,10 @@ import json
 import math
 
 import pytest
+import sklearn
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
+from wandb_records import run_contents
 
 from common import registry
 from common import reproduction as reproduce
@@ -31,6 +33,8 @@ from common.claims import (
 from common.config import build, compose
 from common.registry import Reported
 from common.validate import validate
+
+SKLEARN = sklearn.__version__
 
 
 @pytest.mark.parametrize(
@@ -421,3 +425,31 @@ def test_reproduced_and_partly_keep_their_word():
     values = {"a": [0.10, 0.30], "b": [0.15, 0.35]}
     verdict, why = judge(Lower("a", "b"), values, capped)
     assert verdict == PARTLY and "4 of 4 runs stopped at their budget" in why
+
+
+def test_a_claims_runs_form_one_wandb_group_with_its_arms_as_job_types(tmp_path):
+    """After ``wandb sync`` the UI compares a claim's arms: one group per claim, the arm as the
+    job type (and a tag), the seeds as runs; each run's W&B config says which data it read."""
+    claim = Claim(
+        id="grouped",
+        statement="SGD lowers the test error of a frozen network",
+        source="Section 5",
+        paper="—",
+        measure="test/error",
+        rule=Lower(better="sgd", worse="frozen"),
+        arms=(Arm("sgd"), Arm("frozen", ("model.lr=0.0",))),
+        overrides=(*(o for o in TINY if o != "logger=csv"), "trainer.max_epochs=1"),
+        seeds=(0,),
+    )
+    reproduce.run_claim(claim, "alexnet", claim.seeds, [], tmp_path)
+    for arm in ("sgd", "frozen"):
+        run = tmp_path / "runs" / "grouped" / f"{arm}-s0"
+        [records] = run.glob("wandb/offline-run-*/run-*.wandb")
+        recorded = run_contents(records)
+        assert recorded["config"]["_run"]["group"] == "alexnet-claim-grouped"
+        assert recorded["config"]["_run"]["job_type"] == arm
+        assert {"claim:grouped", f"arm:{arm}"} <= set(recorded["config"]["_run"]["tags"])
+        data = json.loads((run / "run.json").read_text())["data"]
+        assert recorded["config"]["data"] == data
+        assert data["files"] == {"sklearn.datasets.load_digits": f"scikit-learn {SKLEARN}"}
+        assert data["paper_data"] is True

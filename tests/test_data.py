@@ -2,8 +2,10 @@
 
 import gzip
 import io
+import json
 import struct
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from PIL import Image
 from common import data
 from common.config import build
 from common.errors import DataIntegrityError, MissingDataError
-from common.train import train
+from common.train import format_summary, train
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -172,6 +174,26 @@ def test_any_idx_set_by_config(make_config, tmp_path):
     module = build(cfg.data)
     module.setup()
     assert len(module.splits["train"]) == 25 and len(module.splits["test"]) == 10
+    # a run on it records which files it read, and does not set MNIST's numbers beside its own
+    short = ("trainer.max_steps=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1")
+    summary = train(
+        make_config(
+            "data=mnist",
+            f"paths.data_dir={tmp_path}",
+            "data.val_size=5",
+            "data.batch_size=5",
+            *idx,
+            "data.verify_checksums=false",
+            "logger=csv",
+            *short,
+        )
+    )
+    files = {str(p.resolve()): data.file_digest(p) for p in folder.iterdir()}
+    assert summary["data"]["files"] == files and summary["data"]["data_dir"] == str(tmp_path)
+    assert summary["data"]["paper_data"] is False and summary["paper_vs_ours"] == []
+    run = json.loads((Path(summary["output_dir"]) / "run.json").read_text())
+    assert run["data"] == summary["data"]
+    assert "not known to be the paper's data set" in format_summary(summary)
     with pytest.raises(DataIntegrityError, match=r"data.idx has unknown keys \['colour'\]"):
         data.load_mnist(tmp_path, tmp_path / "cache", idx={"colour": "x"})
 

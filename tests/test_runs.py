@@ -369,6 +369,7 @@ def test_other_methods_numbers_are_not_labelled_the_papers(make_config):
         "csv_log": None,
         "wandb_runs": [],
         "wandb_mode": None,
+        "data": {"data_dir": "/data", "files": {}, "paper_data": True, "note": ""},
     }
     text = format_summary(summary)
     assert text.count("paper vs ours:") == 1

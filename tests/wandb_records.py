@@ -67,6 +67,7 @@ def run_contents(path: Path) -> dict[str, Any]:
                 {
                     "id": record.run.run_id,
                     "group": record.run.run_group,
+                    "job_type": record.run.job_type,
                     "name": record.run.display_name,
                     "tags": list(record.run.tags),
                 },

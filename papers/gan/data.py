@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
-from common.data import SplitDataModule, missing
+from common.data import SplitDataModule, file_digest, missing
 from common.errors import DataIntegrityError
 
 # The ``folds`` matrix of TFD_48x48.mat: one column per fold, one row per image.
@@ -43,6 +43,7 @@ def load_tfd(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """``images`` (N, 48, 48) uint8 and ``folds`` (N, 5) of TFD_48x48.mat."""
     from scipy.io import loadmat
 
+    file_digest(path)  # recorded with the run
     mat = loadmat(str(path), variable_names=["images", "folds"])
     if "images" not in mat or "folds" not in mat:
         raise DataIntegrityError(f"{path} has no 'images' and 'folds' variables")

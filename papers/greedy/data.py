@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from common.data import SplitDataModule, missing
+from common.data import SplitDataModule, file_digest, missing, packaged
 
 ABALONE_SPLIT = (2177, 1000, 1000)  # Table 1: train / validation / test
 ABALONE_SEXES = ("M", "F", "I")
@@ -30,6 +30,7 @@ def load_diabetes_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's diabetes set: raw (unscaled) inputs and the progression score."""
     from sklearn.datasets import load_diabetes
 
+    packaged("sklearn.datasets.load_diabetes", "scikit-learn")
     data = load_diabetes(scaled=False)
     return data.data.astype(np.float64), data.target.astype(np.float64)
 
@@ -44,6 +45,7 @@ def load_abalone_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
             "The UCI Machine Learning Repository's abalone.data (comma-separated, 4,177 rows); "
             "or run Table 1 on the default data.dataset=diabetes.",
         )
+    file_digest(path)  # recorded with the run
     rows = [line.split(",") for line in path.read_text().split("\n") if line.strip()]
     sex = np.array([[float(r[0] == s) for s in ABALONE_SEXES] for r in rows])
     measurements = np.array([[float(v) for v in r[1:8]] for r in rows])

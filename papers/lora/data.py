@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
-from common.data import missing
+from common.data import file_digest, missing
 from common.errors import ConfigError, DataIntegrityError
 
 SST2_SPLITS = {"train": "train", "val": "dev", "test": "test"}
@@ -35,6 +35,7 @@ def read_sst2(data_dir: str | Path, split: str) -> list[tuple[str, int]]:
     path = Path(data_dir) / "sst2" / f"{SST2_SPLITS[split]}.tsv"
     if not path.exists():
         raise missing("SST-2", [path], "GLUE's SST-2 as TSV files, header sentence<TAB>label.")
+    file_digest(path)  # recorded with the run
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     if not rows or rows[0] != ["sentence", "label"]:

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from common.data import missing
+from common.data import file_digest, missing
 from common.errors import ConfigError, DataIntegrityError
 from papers.lora.data import LengthBatches
 
@@ -43,6 +43,7 @@ def read_e2e(data_dir: str | Path, split: str) -> list[tuple[str, str]]:
             "one 'meaning representation||reference' per line, as github.com/microsoft/LoRA "
             "examples/NLG/data/e2e/{train,valid,test}.txt give them",
         )
+    file_digest(path)  # recorded with the run
     pairs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from common.data import missing, read_gzip_or_raw
+from common.data import file_digest, missing, read_gzip_or_raw
 from common.errors import ConfigError, DataIntegrityError, MissingDataError
 from papers.transformer.batching import TokenBatches
 
@@ -42,6 +42,7 @@ MULTI30K_SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr"}
 
 
 def read_lines(path: Path) -> list[str]:
+    file_digest(path)  # recorded with the run
     text = read_gzip_or_raw(path).decode("utf-8")
     lines = text.split("\n")
     if lines and lines[-1] == "":
