@@ -321,3 +321,6 @@ class Claim:
     curve: str = ""  # a per-epoch metric to plot as learning curves, e.g. "train/error"
     # The entries of the paper's ``paper.py`` this claim tests; a rule's target is one of them.
     reported: tuple[Reported, ...] = ()
+    # The simple baselines set beside its arms on the same data ("module:function" paths, as
+    # common/baselines.py's), each returning the claim's measure on the test split.
+    baselines: tuple[str, ...] = ()

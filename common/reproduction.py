@@ -6,8 +6,10 @@ Each claim's result is kept in ``<folder>/results/<claim>.json`` and the report 
 all kept results, so claims can be run one at a time. Each run's folder is
 ``<folder>/runs/<claim>/<arm>-s<seed>`` and its W&B run sits in the group
 ``<paper>-claim-<claim>`` with the arm as its job type (and tags ``claim:<id>``, ``arm:<name>``),
-so the W&B UI compares the arms of a claim over their seeds. Arms of different claims with the same overrides and seed are trained
-once per invocation."""
+so the W&B UI compares the arms of a claim over their seeds. Arms of different claims with the
+same overrides and seed are trained once per invocation. A claim's simple baselines are kept in
+``<folder>/baselines/<claim>.json``, and ``reports/README.md`` puts every paper's claims on one
+page."""
 
 from __future__ import annotations
 
@@ -23,7 +25,17 @@ from typing import Any
 
 from omegaconf import open_dict
 
-from common.claims import NOT_RUN, Claim, Matches, judge, mean_and_error
+from common.claims import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    PARTLY,
+    REPRODUCED,
+    Claim,
+    Matches,
+    judge,
+    mean_and_error,
+)
 from common.config import ROOT, compose
 from common.errors import MissingDataError
 from common.run_folder import read_curve
@@ -90,6 +102,7 @@ def run_claim(
             measure = arm.measure or claim.measure
             result["values"].setdefault(arm.name, []).append(summary["metrics"][measure])
             run = {**summary["budget"], "scale": scale(summary["preset"], overrides)}
+            run["parameters"] = summary["parameters"]
             result["runs"].setdefault(arm.name, []).append(run)
             if claim.curve:
                 curve = read_curve(Path(summary["csv_log"]), claim.curve)
@@ -189,7 +202,7 @@ def load_results(claims: list[Claim], folder: Path, paper: str) -> list[dict[str
             kept["freshness"] = freshness(kept, digest)
         else:
             kept = {"values": {}, "verdict": "not run yet", "why": "", "minutes": None}
-        results.append({**kept, "claim": claim})
+        results.append({**kept, "claim": claim, "baselines": kept_baselines(folder, claim)})
     return results
 
 
@@ -250,28 +263,36 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-def table(paper: str, results: list[dict[str, Any]]) -> list[str]:
-    """The report's rows: claim, where, the paper's number, ours, verdict, cost, command."""
-    rows = [
-        "| claim | where | paper | ours (mean ± s.e. over seeds) | verdict | min/run | command |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for result in results:
-        claim = result["claim"]
-        ours = "; ".join(
+def ours(result: dict[str, Any]) -> str:
+    """Each arm's mean ± standard error over its seeds (its values, where some are infinite)."""
+    return (
+        "; ".join(
             f"{arm} {mean:.4g} ± {error:.2g} (n={len(v)})"
             if not math.isnan(error)
-            else f"{arm} {', '.join(f'{value:.4g}' for value in v)} (n={len(v)})"  # some inf
+            else f"{arm} {', '.join(f'{value:.4g}' for value in v)} (n={len(v)})"
             for arm, v in result["values"].items()
             for mean, error in [mean_and_error(v)]
         )
+        or "—"
+    )
+
+
+def table(paper: str, results: list[dict[str, Any]]) -> list[str]:
+    """The report's rows: claim, where, the paper's number, ours, verdict, cost, command."""
+    rows = [
+        "| claim | where | paper | ours (mean ± s.e. over seeds) | simple baseline (same data) "
+        "| verdict | min/run | command |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        claim = result["claim"]
         minutes = f"{result['minutes']:.1f}" if result["minutes"] is not None else "—"
         command = f"`python scripts/reproduce.py paper={paper} claim={claim.id}`"
         why = f": {result['why']}" if result["why"] else ""
         why += FRESHNESS_NOTES.get(result.get("freshness", "current"), "")
         rows.append(
-            f"| {claim.id}: {claim.statement} | {claim.source} | {claim.paper} | {ours or '—'} "
-            f"| **{result['verdict']}**{why} | {minutes} | {command} |"
+            f"| {claim.id}: {claim.statement} | {claim.source} | {claim.paper} | {ours(result)} "
+            f"| {baseline_cell(result)} | **{result['verdict']}**{why} | {minutes} | {command} |"
         )
     return rows
 
@@ -307,3 +328,138 @@ def update_readme(readme: Path, paper: str, results: list[dict[str, Any]]) -> bo
     ]
     readme.write_text(head + MARKERS[0] + "\n" + "\n".join(lines) + "\n" + MARKERS[1] + tail)
     return True
+
+
+def baseline_path(folder: Path, claim_id: str) -> Path:
+    return folder / "baselines" / f"{claim_id}.json"
+
+
+def run_baselines(claim: Claim, paper: str, extra: list[str], folder: Path) -> list[dict[str, Any]]:
+    """Each of the claim's simple baselines on the config of its first arm (the same data and
+    splits); kept in ``<folder>/baselines/<claim>.json`` with the code that made them."""
+    import importlib
+
+    arm = claim.arms[0]
+    seed = f"seed={claim.seeds[0]}"
+    overrides = [f"paper={paper}", *claim.overrides, *arm.overrides, *extra, seed]
+    cfg = compose(overrides, folder / "runs" / claim.id / "baselines")
+    stamp = {"git": git_state(), "code_digest": code_digest(paper)}
+    measured = []
+    for target in claim.baselines:
+        module, _, function = target.partition(":")
+        measured.append(getattr(importlib.import_module(module), function)(cfg))
+    path = baseline_path(folder, claim.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = {"claim": claim.id, "baselines": measured, **stamp}
+    kept["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    path.write_text(json.dumps(kept, indent=2) + "\n")
+    return measured
+
+
+VERDICT_ORDER = (REPRODUCED, PARTLY, INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, "not run yet")
+SUMMARY_MARKERS = ("<!-- verdicts:start -->", "<!-- verdicts:end -->")
+
+
+def parameters(result: dict[str, Any]) -> str:
+    """Each arm's trained / total parameters, as its first run recorded them."""
+    counts = []
+    for arm, runs in (result.get("runs") or {}).items():
+        recorded = runs[0].get("parameters") if runs else None
+        if recorded:
+            counts.append(f"{arm} {recorded['trained']:,} / {recorded['total']:,}")
+    return "; ".join(counts) or "—"
+
+
+def kept_baselines(folder: Path, claim: Claim) -> list[dict[str, Any]]:
+    path = baseline_path(folder, claim.id)
+    return json.loads(path.read_text())["baselines"] if claim.baselines and path.is_file() else []
+
+
+def baseline_cell(result: dict[str, Any]) -> str:
+    """The claim's kept baselines: name, measure on the test split, parameters, seconds."""
+    return (
+        "; ".join(
+            f"{b['name']} {b['value']:.4g} ({b['parameters']:,} parameters, {b['seconds']:.0f} s "
+            f"on {b['threads']} threads)"
+            for b in result.get("baselines", [])
+        )
+        or "—"
+    )
+
+
+def verdict_counts(results: list[dict[str, Any]]) -> dict[str, int]:
+    counts = dict.fromkeys(VERDICT_ORDER, 0)
+    for result in results:
+        counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
+    return counts
+
+
+def summary_table(by_paper: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One row per paper: its claims by verdict, and how many of its kept results are stale."""
+    rows = [
+        f"| paper | {' | '.join(VERDICT_ORDER)} | stale |",
+        "|---|" + "---|" * (len(VERDICT_ORDER) + 1),
+    ]
+    for paper, results in by_paper.items():
+        counts = verdict_counts(results)
+        stale = sum(r.get("freshness") in ("stale", "unrecorded") for r in results)
+        cells = " | ".join(str(counts[v]) for v in VERDICT_ORDER)
+        rows.append(f"| [{paper}](papers/{paper}/README.md) | {cells} | {stale} |")
+    return rows
+
+
+def write_results_page(reports: Path) -> Path:
+    """``reports/README.md``: every paper's claims on one page (the paper's number, ours, the
+    simple baseline's, parameters, minutes, verdict), and the verdict counts in the top README
+    between its markers."""
+    from common import registry
+
+    by_paper = {}
+    for name in registry.available():
+        claims = registry.claims(name)
+        if claims:
+            by_paper[name] = load_results(claims, reports / name, name)
+    lines = [
+        "# Results: every claim of every paper",
+        "",
+        "Rebuilt by `python scripts/reproduce.py paper=<name>` (or `--report`) from the kept",
+        "results in `reports/<paper>/results/`. Verdicts: **reproduced**; **partly** (the right",
+        "direction, not decided); **inconclusive at this scale** (the runs' budget, seeds or",
+        "scale decided, not the method); **not reproduced** (measured, and absent); **not run",
+        "here** (needs the paper's scale: the command is given). *stale*: the code the result",
+        "depends on has changed since it was made.",
+        "",
+        *(line.replace("](papers/", "](../papers/") for line in summary_table(by_paper)),
+    ]
+    for name, results in by_paper.items():
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"Report with plots: [{name}/report.md]({name}/report.md).",
+            "",
+            "| claim | where | paper | ours | simple baseline | parameters (trained / total) "
+            "| min/run | verdict |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for result in results:
+            claim = result["claim"]
+            minutes = f"{result['minutes']:.1f}" if result["minutes"] is not None else "—"
+            fresh = result.get("freshness", "current")
+            mark = f" (*{fresh}*)" if fresh in FRESHNESS_NOTES else ""
+            lines.append(
+                f"| {claim.id} | {claim.source} | {claim.paper} | {ours(result)} | "
+                f"{baseline_cell(result)} | {parameters(result)} | {minutes} | "
+                f"**{result['verdict']}**{mark} |"
+            )
+    path = reports / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    readme = reports.parent / "README.md"
+    text = readme.read_text() if readme.is_file() else ""
+    if SUMMARY_MARKERS[0] in text and SUMMARY_MARKERS[1] in text:
+        head, rest = text.split(SUMMARY_MARKERS[0], 1)
+        _, tail = rest.split(SUMMARY_MARKERS[1], 1)
+        body = "\n".join(summary_table(by_paper))
+        readme.write_text(f"{head}{SUMMARY_MARKERS[0]}\n{body}\n{SUMMARY_MARKERS[1]}{tail}")
+    return path

@@ -283,6 +283,12 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], folder: RunFolder)
         "last_checkpoint": str(folder.last_checkpoint),
         "csv_log": csv_log,
         "budget": budget(cfg, trainer, csv_log),
+        "parameters": {
+            "total": sum(p.numel() for p in trainer.lightning_module.parameters()),
+            "trained": sum(
+                p.numel() for p in trainer.lightning_module.parameters() if p.requires_grad
+            ),
+        },
         "data": data,
         "wandb_runs": [str(d) for d in wandb_dirs],
         "wandb_mode": cfg.logger.wandb.mode if cfg.logger.wandb else None,

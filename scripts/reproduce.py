@@ -5,11 +5,15 @@
     python scripts/reproduce.py paper=alexnet --list           # what exists, what each costs
     python scripts/reproduce.py paper=alexnet seeds=0,1 trainer.max_epochs=2   # seeds, overrides
     python scripts/reproduce.py paper=alexnet --report         # rebuild the report, run nothing
+    python scripts/reproduce.py paper=dbn --baselines          # the claims' simple baselines only
 
 The pipeline is ``common/reproduction.py``: each claim's result is kept in
 ``reports/<paper>/results/<claim>.json``; the report ``reports/<paper>/report.md`` (one PNG per
 claim) is rebuilt from all kept results, and its table is copied into ``papers/<paper>/README.md``
-between the lines ``<!-- claims:start -->`` and ``<!-- claims:end -->``.
+between the lines ``<!-- claims:start -->`` and ``<!-- claims:end -->``. ``reports/README.md``
+sets every paper's claims on one page beside their simple baselines (``--baselines`` runs those of
+the chosen claims: scikit-learn and LightGBM on the claim's own data) and the verdict counts go
+into the top README.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from common.errors import LandmarksError  # noqa: E402
 from common.reproduction import (  # noqa: E402
     keep,
     load_results,
+    run_baselines,
     run_claim,
     save_result,
     update_readme,
     write_report,
+    write_results_page,
 )
 
 EXIT_CODES = """exit status:
@@ -59,6 +65,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str], list[str
     )
     parser.add_argument("--list", action="store_true", help="list the claims and what each costs")
     parser.add_argument("--report", action="store_true", help="rebuild the report, run nothing")
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="run only the chosen claims' simple baselines (on their data), then rebuild",
+    )
     parser.add_argument(
         "--stale",
         action="store_true",
@@ -109,7 +120,12 @@ def main(argv: list[str]) -> int:
             return 0
     not_run: list[str] = []
     saved = 0
-    if not args.report:
+    if args.baselines:
+        for claim in [c for c in claims if c.baselines]:
+            for b in run_baselines(claim, paper.name, extra, folder):
+                print(f"{claim.id}: {b['name']} {b['measure']} {b['value']:.4g} ({b['setting']})")
+                saved += 1
+    elif not args.report:
         trained: dict[tuple, dict] = {}
         for claim in claims:
             seeds = (
@@ -124,7 +140,9 @@ def main(argv: list[str]) -> int:
             if keep(result, claim, folder):
                 save_result(result, folder, extra)
                 saved += 1
-    nothing_ran = not args.report and len(not_run) == len(claims)
+                if claim.baselines and result["verdict"] != NOT_RUN:
+                    run_baselines(claim, paper.name, extra, folder)
+    nothing_ran = not (args.report or args.baselines) and len(not_run) == len(claims)
     if args.report or saved:
         folder.mkdir(parents=True, exist_ok=True)
         results = load_results(every_claim, folder, paper.name)
@@ -132,6 +150,7 @@ def main(argv: list[str]) -> int:
         readme = ROOT / "papers" / paper.name / "README.md"
         if update_readme(readme, paper.name, results):
             print(f"table copied into {readme}")
+        print(f"every paper's results: {write_results_page(ROOT / 'reports')}")
     if nothing_ran:
         unchanged = "" if saved else f"; {folder / 'report.md'} left as it was"
         print(f"not run: {', '.join(not_run)} (why: above){unchanged}", file=sys.stderr)

@@ -13,6 +13,7 @@ from wandb_records import run_contents
 
 from common import registry
 from common import reproduction as reproduce
+from common.baselines import IMAGE_BASELINES, image_splits
 from common.claims import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
@@ -133,17 +134,9 @@ TINY = (
 )
 
 
-def test_mean_and_error_of_runs_that_never_met_their_event():
-    # Counts until an event that never came are inf: equal ones report no spread, mixed ones nan.
-    assert mean_and_error([math.inf] * 3) == (math.inf, 0.0)
-    mean, error = mean_and_error([math.inf, 4.0])
-    assert mean == math.inf and math.isnan(error)
-    assert mean_and_error([2.0, 4.0]) == (3.0, 1.0)
-    assert mean_and_error([5.0]) == (5.0, 0.0)
-
-
-def test_the_chain_runs_judges_and_reports(tmp_path):
-    learns = Claim(
+def sgd_learns(**changes) -> Claim:
+    """A claim the quick AlexNet on digits can test in seconds: SGD beats a frozen net."""
+    fields = dict(
         id="sgd-learns",
         statement="SGD lowers the test error of a frozen network",
         source="Section 5",
@@ -155,6 +148,20 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
         seeds=(0, 1),
         curve="val/error",
     )
+    return Claim(**{**fields, **changes})
+
+
+def test_mean_and_error_of_runs_that_never_met_their_event():
+    # Counts until an event that never came are inf: equal ones report no spread, mixed ones nan.
+    assert mean_and_error([math.inf] * 3) == (math.inf, 0.0)
+    mean, error = mean_and_error([math.inf, 4.0])
+    assert mean == math.inf and math.isnan(error)
+    assert mean_and_error([2.0, 4.0]) == (3.0, 1.0)
+    assert mean_and_error([5.0]) == (5.0, 0.0)
+
+
+def test_the_chain_runs_judges_and_reports(tmp_path):
+    learns = sgd_learns()
     trained: dict = {}
     result = reproduce.run_claim(learns, "alexnet", learns.seeds, [], tmp_path, trained)
     assert set(result["values"]) == {"sgd", "frozen"}
@@ -430,17 +437,8 @@ def test_reproduced_and_partly_keep_their_word():
 def test_a_claims_runs_form_one_wandb_group_with_its_arms_as_job_types(tmp_path):
     """After ``wandb sync`` the UI compares a claim's arms: one group per claim, the arm as the
     job type (and a tag), the seeds as runs; each run's W&B config says which data it read."""
-    claim = Claim(
-        id="grouped",
-        statement="SGD lowers the test error of a frozen network",
-        source="Section 5",
-        paper="—",
-        measure="test/error",
-        rule=Lower(better="sgd", worse="frozen"),
-        arms=(Arm("sgd"), Arm("frozen", ("model.lr=0.0",))),
-        overrides=(*(o for o in TINY if o != "logger=csv"), "trainer.max_epochs=1"),
-        seeds=(0,),
-    )
+    overrides = (*(o for o in TINY if o != "logger=csv"), "trainer.max_epochs=1")
+    claim = sgd_learns(id="grouped", overrides=overrides, seeds=(0,), curve="")
     reproduce.run_claim(claim, "alexnet", claim.seeds, [], tmp_path)
     for arm in ("sgd", "frozen"):
         run = tmp_path / "runs" / "grouped" / f"{arm}-s0"
@@ -453,3 +451,40 @@ def test_a_claims_runs_form_one_wandb_group_with_its_arms_as_job_types(tmp_path)
         assert recorded["config"]["data"] == data
         assert data["files"] == {"sklearn.datasets.load_digits": f"scikit-learn {SKLEARN}"}
         assert data["paper_data"] is True
+
+
+def test_a_claims_baselines_fit_its_own_splits_and_are_kept(tmp_path):
+    """Logistic regression and LightGBM on the digits the claim's runs see: the claim's measure
+    on its test split, parameters counted from the fitted models, kept beside its results."""
+    claim = sgd_learns(id="with-baselines", baselines=IMAGE_BASELINES)
+    logistic, trees = reproduce.run_baselines(claim, "alexnet", [], tmp_path)
+    splits = image_splits(compose(["paper=alexnet", *TINY], tmp_path / "x"))
+    n_test = len(splits["test"][1])
+    # the quick AlexNet's digits: 8x8 resized to 32x32, bytes scaled to [0, 1]
+    assert splits["train"][0].shape[1] == 32 * 32 and splits["train"][0].max() == 1.0
+    assert logistic["parameters"] == 10 * 1024 + 10 and logistic["measure"] == "test/error"
+    for baseline in (logistic, trees):
+        assert baseline["value"] < 0.2  # digits are easy for both; chance is 0.9
+        assert (baseline["value"] * n_test).is_integer()  # a share of the test images
+    assert trees["parameters"] > 10 and "rounds" in trees["setting"]
+    kept = json.loads((tmp_path / "baselines" / "with-baselines.json").read_text())
+    assert kept["baselines"] == [logistic, trees] and kept["code_digest"]
+    [result] = reproduce.load_results([claim], tmp_path, "alexnet")
+    cell = reproduce.baseline_cell(result)
+    assert cell in "\n".join(reproduce.table("alexnet", [result]))
+    assert "logistic regression on pixels" in cell and "10,250 parameters" in cell
+
+
+def test_the_results_page_sets_every_paper_on_one_page(tmp_path):
+    reports = tmp_path / "reports"
+    markers = "<!-- verdicts:start -->\nold\n<!-- verdicts:end -->"
+    (tmp_path / "README.md").write_text(f"top\n{markers}\n")
+    page = reproduce.write_results_page(reports).read_text()
+    for name in registry.available():
+        assert f"## {name}" in page
+    alexnet = len(registry.claims("alexnet"))
+    not_run = sum(bool(c.not_run_here) for c in registry.claims("alexnet"))
+    row = f"| {not_run} | {alexnet - not_run} | 0 |"  # nothing kept yet: not run yet, none stale
+    assert row in page
+    top = (tmp_path / "README.md").read_text()
+    assert "old" not in top and "[alexnet](papers/alexnet/README.md) | 0 | 0 | 0 | 0 |" in top

@@ -10,6 +10,7 @@ the test error after up-down, after the greedy stage alone, and how an independe
 labels the Figure 8 samples, so the three claims share their runs.
 """
 
+from common.baselines import IMAGE_BASELINES
 from common.claims import Arm, AtLeast, Claim, Matches, percent
 from papers.dbn.paper import BEFORE_ALL_IMAGES, FINAL, GREEDY_ONLY
 
@@ -58,6 +59,7 @@ CLAIMS = (
         reported=(FINAL,),
         arms=DBN,
         overrides=REDUCED_MNIST,
+        baselines=IMAGE_BASELINES,
         seeds=SEEDS,
         minutes=MINUTES,
     ),
