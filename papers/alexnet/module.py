@@ -23,6 +23,10 @@ class AlexNetModule(L.LightningModule):
     crop: side of the training / test crops (224 in the paper).
     flip, translate, pca_colour, pca_std, ten_crop, subtract_mean: the Section 4.1 switches
         (``translate=False`` trains on the centre crop).
+    input_scale: the network sees pixel values times this, minus the mean image: 255 as
+        cuda-convnet fed them (0-255), the scale at which the paper's LRN constants (k = 2,
+        alpha = 1e-4) and N(0, 0.01) initialisation act; 1 gives [0, 1], where LRN is in effect a
+        constant factor 2^-0.75.
     lr, momentum, weight_decay: Section 5's SGD (0.01, 0.9, 0.0005).
     bias_lr_factor, bias_decay: the biases' rate is ``bias_lr_factor`` times the weights', with
         weight decay or without; 1 and true as the paper says (one rule for all parameters),
@@ -50,6 +54,7 @@ class AlexNetModule(L.LightningModule):
         pca_std: float = 0.1,
         ten_crop: bool = True,
         subtract_mean: bool = True,
+        input_scale: float = 255.0,
         lr: float = 0.01,
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
@@ -99,8 +104,11 @@ class AlexNetModule(L.LightningModule):
         self.statistics_ready.fill_(True)
 
     def centred(self, images: torch.Tensor) -> torch.Tensor:
-        x = augment.to_unit(images)
-        return x - self.mean_image if self.hparams.subtract_mean else x
+        """The network's input: pixel values times ``input_scale`` (255: cuda-convnet's 0-255),
+        minus the mean image at that scale."""
+        scale = self.hparams.input_scale
+        x = augment.to_unit(images) * scale
+        return x - self.mean_image * scale if self.hparams.subtract_mean else x
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Class probabilities of uint8 images, averaged over the test views (Section 4.1)."""
@@ -115,7 +123,9 @@ class AlexNetModule(L.LightningModule):
         hp = self.hparams
         x = augment.random_crop_flip(self.centred(images), hp.crop, hp.flip, hp.translate)
         if hp.pca_colour and hp.channels == 3:
-            x = augment.pca_colour(x, self.eigenvalues, self.eigenvectors, hp.pca_std)
+            # the statistics are of pixels in [0, 1]: the shift is scaled with the input
+            eigenvalues = self.eigenvalues * hp.input_scale
+            x = augment.pca_colour(x, eigenvalues, self.eigenvectors, hp.pca_std)
         logits = self.net(x)
         loss = F.cross_entropy(logits, labels)
         self.log_errors("train", logits, labels, loss)

@@ -277,14 +277,16 @@ def test_the_mean_image_is_subtracted_before_the_crop():
     module.net.forward = lambda x: seen.append(x) or torch.zeros(len(x), 10, requires_grad=True)
     module.log_errors = lambda *args: None
     module.training_step((images, torch.zeros(16, dtype=torch.long)), 0)
-    centred = augment.to_unit(images) - module.mean_image
+    # cuda-convnet's input: pixel values 0-255 minus the mean image (kept in [0, 1] units)
+    assert module.hparams.input_scale == 255.0
+    centred = images.float() - 255 * module.mean_image
     offsets = set()
     for image, crop in zip(centred, seen[0], strict=True):
         found = [
             (i, j)
             for i in range(5)
             for j in range(5)
-            if torch.allclose(crop, image[:, i : i + 28, j : j + 28])
+            if torch.allclose(crop, image[:, i : i + 28, j : j + 28], atol=1e-4)
         ]
         assert found, "the crop is not a window of the centred image"
         offsets |= set(found)
@@ -312,3 +314,19 @@ def test_the_optimiser_and_schedule_are_section_5s(make_config):
     assert all(p.ndim == 1 for p in biases["params"]) and len(biases["params"]) == 8
     assert isinstance(schedule["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
     assert schedule["scheduler"].factor == 0.1 and schedule["monitor"] == "val/error"
+
+
+@pytest.mark.parametrize(("scale", "acts"), [(1.0, False), (255.0, True)])
+def test_local_response_norm_acts_only_at_cuda_convnets_input_scale(scale, acts):
+    """With the paper's k = 2 and alpha = 1e-4, LRN after conv1 is in effect the constant
+    2^-0.75 on inputs in [0, 1]; on 0-255 inputs, as cuda-convnet fed them, it normalises."""
+    torch.manual_seed(0)
+    module = small_module(input_scale=scale)
+    module.mean_image.copy_(torch.full((1, 32, 32), 0.5))
+    images = torch.randint(0, 256, (4, 1, 32, 32), dtype=torch.uint8)
+    features = module.net.features
+    with torch.no_grad():
+        before = features.act1(features.conv1(module.centred(images)))
+        ratio = features.lrn1(before)[before > 0] / before[before > 0]
+    spread = float((ratio / 2**-0.75).log().abs().max())  # 0: a constant factor
+    assert (spread > 1e-3) is acts, spread
