@@ -408,6 +408,49 @@ def summary_table(by_paper: dict[str, list[dict[str, Any]]]) -> list[str]:
     return rows
 
 
+def overview(paper: str, results: list[dict[str, Any]], path: Path) -> bool:
+    """One figure per paper where a reader would rather look than read: for each measured claim
+    with a simple baseline or a paper's number in its own measure, each arm's mean (with its
+    standard error), the baselines (diamonds) and the paper's number (a dashed line)."""
+    shown = []
+    for result in results:
+        claim, values = result["claim"], result["values"]
+        papers = [r for r in claim.reported if r.metric == claim.measure and not r.baseline]
+        finite = all(math.isfinite(v) for arm in values.values() for v in arm)
+        if values and finite and (result["baselines"] or papers):
+            shown.append((result, papers))
+    if not shown:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(shown), 1, figsize=(7, 0.6 + 1.1 * len(shown)), squeeze=False)
+    for axis, (result, papers) in zip(axes[:, 0], shown, strict=True):
+        claim = result["claim"]
+        labels, means, errors = [], [], []
+        for arm, measured in result["values"].items():
+            mean, error = mean_and_error(measured)
+            labels.append(arm)
+            means.append(mean)
+            errors.append(error)
+        axis.barh(range(len(means)), means, xerr=errors, color="#8aa8c8", capsize=3)
+        for offset, baseline in enumerate(result["baselines"], start=len(means)):
+            labels.append(baseline["name"].split(" (")[0].split(" on ")[0])
+            axis.scatter([baseline["value"]], [offset], marker="D", color="#c0504d", zorder=3)
+        for reported in papers:
+            axis.axvline(reported.value, color="black", linestyle="--", linewidth=1)
+        axis.set_yticks(range(len(labels)), labels, fontsize=7)
+        axis.set_title(f"{claim.id} ({claim.measure}): {result['verdict']}", fontsize=8)
+        axis.tick_params(axis="x", labelsize=7)
+    figure.suptitle(f"{paper}: ours (bars), simple baselines (diamonds), the paper (dashed)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
 def write_results_page(reports: Path) -> Path:
     """``reports/README.md``: every paper's claims on one page (the paper's number, ours, the
     simple baseline's, parameters, minutes, verdict), and the verdict counts in the top README
@@ -432,12 +475,15 @@ def write_results_page(reports: Path) -> Path:
         *(line.replace("](papers/", "](../papers/") for line in summary_table(by_paper)),
     ]
     for name, results in by_paper.items():
+        figure = reports / name / "overview.png"
+        picture = [f"![{name}]({name}/overview.png)", ""] if overview(name, results, figure) else []
         lines += [
             "",
             f"## {name}",
             "",
             f"Report with plots: [{name}/report.md]({name}/report.md).",
             "",
+            *picture,
             "| claim | where | paper | ours | simple baseline | parameters (trained / total) "
             "| min/run | verdict |",
             "|---|---|---|---|---|---|---|---|",

@@ -488,3 +488,16 @@ def test_the_results_page_sets_every_paper_on_one_page(tmp_path):
     assert row in page
     top = (tmp_path / "README.md").read_text()
     assert "old" not in top and "[alexnet](papers/alexnet/README.md) | 0 | 0 | 0 | 0 |" in top
+
+
+def test_the_overview_plots_claims_with_a_baseline_or_the_papers_number(tmp_path):
+    claim = sgd_learns()
+    baseline = {"name": "logistic regression on pixels", "value": 0.1}
+    measured = {"claim": claim, "values": {"sgd": [0.2, 0.3]}, "verdict": PARTLY}
+    path = tmp_path / "overview.png"
+    assert not reproduce.overview("alexnet", [{**measured, "baselines": []}], path)
+    assert not path.exists()  # nothing to set beside ours
+    never = {**measured, "values": {"sgd": [math.inf]}, "baselines": [baseline]}
+    assert not reproduce.overview("alexnet", [never], path)
+    assert reproduce.overview("alexnet", [{**measured, "baselines": [baseline]}], path)
+    assert path.read_bytes().startswith(b"\x89PNG")

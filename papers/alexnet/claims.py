@@ -3,6 +3,7 @@ run on CIFAR-10 from the data directory at reduced scale: Figure 1 and Section 3
 four-layer net (recipe alexnet/four_layer), Sections 3.4-5 with the scaled AlexNet (recipe
 alexnet/cifar10). Budgets and minutes per run were measured on one core of this machine."""
 
+from common.baselines import IMAGE_BASELINES
 from common.claims import Arm, Claim, Lower, Matches, RatioAtLeast, percent
 from common.registry import Reported
 from papers.alexnet.paper import (
@@ -32,6 +33,7 @@ def ablation(
     arm: Arm,
     measure: str,
     reported: tuple[Reported, ...] = (),
+    baselines: tuple[str, ...] = (),
 ) -> Claim:
     """A Section 3.4-5 claim: the full scaled AlexNet against one ablation of it."""
     return Claim(
@@ -46,6 +48,7 @@ def ablation(
         seeds=(0, 1),  # two seeds: six configurations of about 2 minutes fit the CPU budget
         minutes=2.0,
         reported=reported,
+        baselines=baselines,
     )
 
 
@@ -77,6 +80,7 @@ CLAIMS = (
         rule=Lower(better="lrn", worse="no-lrn"),
         arms=(Arm("lrn", ("model.four_layer.lrn=true",)), Arm("no-lrn")),
         overrides=(*FOUR_LAYER, "data.train_size=10000", "trainer.max_epochs=6"),
+        baselines=IMAGE_BASELINES,  # on the same 10,000 training images
         seeds=(0, 1, 2),
         minutes=3.9,
         reported=(SECTION_3_3[False], SECTION_3_3[True]),
@@ -128,6 +132,7 @@ CLAIMS = (
         Arm("no-conv3", ("model.net.remove_conv=3",)),
         "test/error",
         (MIDDLE_LAYER_LOSS,),
+        IMAGE_BASELINES,  # once for the scaled AlexNet's CIFAR-10 set-up
     ),
     ablation(
         "remove-conv4",

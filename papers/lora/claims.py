@@ -106,6 +106,7 @@ CLAIMS = (
         rule=NotWorse("lora", "full", margin=0.01),
         arms=(LORA, FULL),
         overrides=SST2,
+        baselines=("papers.lora.baselines:tfidf_logistic_regression",),
         minutes=MINUTES,
         reported=(ROBERTA, ROBERTA_FT),
     ),

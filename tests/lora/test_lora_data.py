@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from common.config import build
 from common.errors import DataIntegrityError, MissingDataError
 from papers.lora.data import NEGATIVE, POSITIVE, LengthBatches, generated_reviews, read_sst2
 
@@ -82,3 +83,21 @@ def test_a_tail_batch_too_small_to_split_joins_the_one_before():
     assert all(batch for part in parts for batch in part)
     assert sorted(i for part in parts for b in part for i in b) == list(range(97))
     assert len(parts[0]) == len(parts[1]) == 12
+
+
+def test_the_tfidf_baseline_reads_the_claims_own_sentences(make_config):
+    """The sceptic's baseline for the SST-2 claims, on the generated reviews (no files): its
+    features are the n-grams of the claim's own training sentences, its accuracy a share of the
+    claim's test split."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from papers.lora.baselines import tfidf_logistic_regression
+
+    cfg = make_config("paper=lora", "data.train_size=400", "data.val_size=100")
+    baseline = tfidf_logistic_regression(cfg)
+    splits = build(cfg.data).read()
+    assert len(splits["train"]) == 400 and baseline["measure"] == "test/acc"
+    features = TfidfVectorizer(ngram_range=(1, 2)).fit([text for text, _ in splits["train"]])
+    assert baseline["parameters"] == len(features.vocabulary_) + 1  # a weight each, an intercept
+    assert (baseline["value"] * len(splits["test"])).is_integer()
+    assert 0.5 < baseline["value"] < 1.0  # above chance; negations defeat a bag of n-grams
