@@ -303,6 +303,9 @@ class Arm:
     # the summary metric this arm contributes, when not the claim's: two arms may read two
     # metrics of the same runs (beam and greedy BLEU of one model), which are then trained once
     measure: str = ""
+    # settings tried for each seed, each a tuple of overrides (e.g. learning rates): the run
+    # with the best ``Claim.select`` metric on validation is the arm's, as the paper tuned it
+    grid: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,9 @@ class Claim:
     curve: str = ""  # a per-epoch metric to plot as learning curves, e.g. "train/error"
     # The entries of the paper's ``paper.py`` this claim tests; a rule's target is one of them.
     reported: tuple[Reported, ...] = ()
+    # The validation metric that picks each seed's run among an arm's grid, and its direction.
+    select: str = "val/error"
+    select_mode: str = "min"
     # The simple baselines set beside its arms on the same data ("module:function" paths, as
     # common/baselines.py's), each returning the claim's measure on the test split.
     baselines: tuple[str, ...] = ()

@@ -79,26 +79,41 @@ def run_claim(
     start, runs = time.perf_counter(), 0
     for arm in claim.arms:
         for seed in seeds:
-            overrides = [f"paper={paper}", *claim.overrides, *arm.overrides, *extra, f"seed={seed}"]
-            key = tuple(overrides)
-            if key not in trained:
-                run_folder = folder / "runs" / claim.id / f"{arm.name}-s{seed}"
-                # an earlier invocation's run of this arm: its result is kept in results/, and
-                # a run folder holds one run, so the new run starts in a clean one
-                shutil.rmtree(run_folder, ignore_errors=True)
-                cfg = compose([*overrides, f"variant={claim.id}-{arm.name}"], run_folder)
-                if cfg.logger.wandb is not None:  # one group per claim, its arms as job types
-                    with open_dict(cfg):
-                        cfg.logger.wandb.group = f"{paper}-claim-{claim.id}"
-                        cfg.logger.wandb.job_type = arm.name
-                        cfg.logger.wandb.tags.extend([f"claim:{claim.id}", f"arm:{arm.name}"])
-                try:
-                    trained[key] = train(cfg)
-                except MissingDataError as error:
-                    why = f"data missing: {error}"
-                    return {**result, "verdict": NOT_RUN, "why": why, "minutes": None}
-                runs += 1
-            summary = trained[key]
+            candidates = []  # one run per setting of the arm's grid (one run without a grid)
+            for index, setting in enumerate(arm.grid or ((),)):
+                overrides = [
+                    f"paper={paper}",
+                    *claim.overrides,
+                    *arm.overrides,
+                    *setting,
+                    *extra,
+                    f"seed={seed}",
+                ]
+                key = tuple(overrides)
+                if key not in trained:
+                    name = f"{arm.name}-g{index}-s{seed}" if arm.grid else f"{arm.name}-s{seed}"
+                    run_folder = folder / "runs" / claim.id / name
+                    # an earlier invocation's run of this arm: its result is kept in results/,
+                    # and a run folder holds one run, so the new run starts in a clean one
+                    shutil.rmtree(run_folder, ignore_errors=True)
+                    cfg = compose([*overrides, f"variant={claim.id}-{arm.name}"], run_folder)
+                    if cfg.logger.wandb is not None:  # one group per claim, arms as job types
+                        with open_dict(cfg):
+                            cfg.logger.wandb.group = f"{paper}-claim-{claim.id}"
+                            cfg.logger.wandb.job_type = arm.name
+                            tags = [f"claim:{claim.id}", f"arm:{arm.name}"]
+                            cfg.logger.wandb.tags.extend(tags)
+                    try:
+                        trained[key] = train(cfg)
+                    except MissingDataError as error:
+                        why = f"data missing: {error}"
+                        return {**result, "verdict": NOT_RUN, "why": why, "minutes": None}
+                    runs += 1
+                candidates.append((trained[key], setting, overrides))
+            # the setting this seed's run chose on the validation split, as the paper tuned it
+            summary, setting, overrides = select(candidates, claim)
+            if arm.grid:
+                result.setdefault("chosen", {}).setdefault(arm.name, []).append(list(setting))
             measure = arm.measure or claim.measure
             result["values"].setdefault(arm.name, []).append(summary["metrics"][measure])
             run = {**summary["budget"], "scale": scale(summary["preset"], overrides)}
@@ -110,6 +125,15 @@ def run_claim(
     verdict, why = judge(claim.rule, result["values"], result["runs"])
     minutes = (time.perf_counter() - start) / 60 / runs if runs else None
     return {**result, "verdict": verdict, "why": why, "minutes": minutes}
+
+
+def select(candidates: list[tuple[dict, tuple, list[str]]], claim: Claim) -> tuple:
+    """The candidate run whose ``claim.select`` metric (a validation measure) is best: lowest,
+    or highest with ``claim.select_mode="max"``; the only one when the arm has no grid."""
+    if len(candidates) == 1:
+        return candidates[0]
+    sign = -1 if claim.select_mode == "max" else 1
+    return min(candidates, key=lambda c: sign * c[0]["metrics"][claim.select])
 
 
 def code_files(paper: str) -> list[Path]:
@@ -264,17 +288,19 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def ours(result: dict[str, Any]) -> str:
-    """Each arm's mean ± standard error over its seeds (its values, where some are infinite)."""
-    return (
-        "; ".join(
-            f"{arm} {mean:.4g} ± {error:.2g} (n={len(v)})"
-            if not math.isnan(error)
-            else f"{arm} {', '.join(f'{value:.4g}' for value in v)} (n={len(v)})"
-            for arm, v in result["values"].items()
-            for mean, error in [mean_and_error(v)]
-        )
-        or "—"
-    )
+    """Each arm's mean ± standard error over its seeds (its values, where some are infinite),
+    and for an arm with a grid the setting each seed chose on validation."""
+    chosen = result.get("chosen") or {}
+    cells = []
+    for arm, v in result["values"].items():
+        mean, error = mean_and_error(v)
+        cell = f"{arm} {mean:.4g} ± {error:.2g} (n={len(v)})"
+        if math.isnan(error):
+            cell = f"{arm} {', '.join(f'{value:.4g}' for value in v)} (n={len(v)})"
+        if arm in chosen:
+            cell += f" [chose {'; '.join(' '.join(c) for c in chosen[arm])}]"
+        cells.append(cell)
+    return "; ".join(cells) or "—"
 
 
 def table(paper: str, results: list[dict[str, Any]]) -> list[str]:

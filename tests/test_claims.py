@@ -256,23 +256,32 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
 
 
 ALL_ARMS = [
-    pytest.param(name, claim, arm, id=f"{name}-{claim.id}-{arm.name}")
+    pytest.param(name, claim, arm, setting, id=f"{name}-{claim.id}-{arm.name}-{index}")
     for name in registry.available()
     for claim in registry.claims(name)
     if not claim.not_run_here
     for arm in claim.arms
+    for index, setting in enumerate(arm.grid or ((),))
 ]
 
 
-@pytest.mark.parametrize(("name", "claim", "arm"), ALL_ARMS)
-def test_every_arm_of_every_claim_composes_and_passes_the_config_check(name, claim, arm, tmp_path):
-    """What reproduce.py would run: the claim's and the arm's overrides on the paper, checked as
-    a run checks its config (every data and model argument against its declared type)."""
-    cfg = compose([f"paper={name}", *claim.overrides, *arm.overrides, "seed=0"], tmp_path)
+@pytest.mark.parametrize(("name", "claim", "arm", "setting"), ALL_ARMS)
+def test_every_arm_of_every_claim_composes_and_passes_the_config_check(
+    name, claim, arm, setting, tmp_path
+):
+    """What reproduce.py would run: the claim's and the arm's overrides on the paper (with each
+    setting of its grid), checked as a run checks its config (every data and model argument
+    against its declared type)."""
+    overrides = [*claim.overrides, *arm.overrides, *setting]
+    cfg = compose([f"paper={name}", *overrides, "seed=0"], tmp_path)
     validate(cfg)
     build(cfg.data)
     build(cfg.model)
-    for override in OverridesParser.create().parse_overrides([*claim.overrides, *arm.overrides]):
+    if arm.grid:  # the metric that chooses among its settings is one the module logs
+        assert claim.select.startswith("val/"), claim.id
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    last = {o.key_or_group: o for o in parsed}  # a grid's setting replaces the claim's value
+    for override in last.values():
         key = override.key_or_group
         chosen = OmegaConf.select(cfg, key)
         if override.is_add() or OmegaConf.is_dict(chosen) or key in ("experiment", "model", "data"):
@@ -501,3 +510,20 @@ def test_the_overview_plots_claims_with_a_baseline_or_the_papers_number(tmp_path
     assert not reproduce.overview("alexnet", [never], path)
     assert reproduce.overview("alexnet", [{**measured, "baselines": [baseline]}], path)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_arm_with_a_grid_keeps_the_run_its_validation_error_chose(tmp_path):
+    """Each seed trains every setting of the grid; the arm's measure is the test error of the
+    one with the lowest validation error (a frozen net's rate 0 loses to a learning one)."""
+    grid = (("model.lr=0.0",), ("model.lr=0.01",))
+    rule = Matches("sgd", 0.5, tolerance=0.5, partly_tolerance=0.5)
+    claim = sgd_learns(id="tuned", arms=(Arm("sgd", grid=grid),), rule=rule, seeds=(0,), curve="")
+    result = reproduce.run_claim(claim, "alexnet", claim.seeds, [], tmp_path)
+    runs = {
+        g: json.loads((tmp_path / "runs" / "tuned" / f"sgd-g{g}-s0" / "summary.json").read_text())
+        for g in (0, 1)
+    }
+    best = min(runs, key=lambda g: runs[g]["metrics"]["val/error"])
+    assert best == 1 and result["chosen"] == {"sgd": [["model.lr=0.01"]]}
+    assert result["values"]["sgd"] == [runs[1]["metrics"]["test/error"]]
+    assert "[chose model.lr=0.01]" in reproduce.ours(result)

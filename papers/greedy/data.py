@@ -6,9 +6,10 @@ score), which ships with the package, as the stand-in for Abalone (also a regres
 mean squared error). Users who have the UCI file ``abalone.data`` can run on it with
 ``data.dataset=abalone``: 4,177 examples, split 2,177 / 1,000 / 1,000 as in the paper.
 
-Inputs are scaled to [0, 1] with the training split's minimum and maximum, so the same numbers
-can be binomial probabilities (Table 1 rows 3-4) or Gaussian visible values (rows 5-6); the
-target is standardised with the training split's mean and standard deviation, so the reported
+Inputs are scaled per arm as its visible units assume: to [0, 1] with the training split's
+minimum and maximum for binomial units (probabilities; Table 1 rows 3-4), standardised to the
+training split's mean and unit variance for Gaussian units (rows 5-6; ``scaling="standard"``).
+The target is standardised with the training split's mean and standard deviation, so the reported
 mean squared error is in units of the target's training variance.
 """
 
@@ -70,13 +71,23 @@ def min_max_scale(x: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
     return ((x - low) / (high - low).clamp_min(1e-12)).clamp(0, 1)
 
 
+def standardise(x: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
+    """x minus the training mean, over the training standard deviation."""
+    return (x - train.mean(0)) / train.std(0).clamp_min(1e-12)
+
+
+SCALINGS = {"min_max": min_max_scale, "standard": standardise}
+
+
 class TabularDataModule(SplitDataModule):
     """A regression set with continuous inputs, held in memory as float tensors.
 
     dataset: "diabetes" (scikit-learn, no download) or "abalone" (``<data_dir>/abalone/
         abalone.data``). test_fraction: of the examples for each of validation and test
         (diabetes; Abalone uses the paper's split). split_seed: the seeded shuffle before
-        splitting. Other arguments: those of :class:`common.data.SplitDataModule`.
+        splitting. scaling: of the inputs, "min_max" (to [0, 1], for binomial visible units) or
+        "standard" (zero mean, unit variance, for Gaussian ones). Other arguments: those of
+        :class:`common.data.SplitDataModule`.
     """
 
     def __init__(
@@ -89,10 +100,13 @@ class TabularDataModule(SplitDataModule):
         shuffle: bool = True,
         seed: int = 0,
         num_workers: int = 0,
+        scaling: str = "min_max",
     ) -> None:
         super().__init__()
         if dataset not in TABULAR_LOADERS:
             raise ValueError(f"data.dataset={dataset!r}; choose one of {sorted(TABULAR_LOADERS)}")
+        if scaling not in SCALINGS:
+            raise ValueError(f"data.scaling={scaling!r}; choose one of {sorted(SCALINGS)}")
         self.save_hyperparameters(logger=False)
         self.splits: dict[str, TensorDataset] = {}
 
@@ -111,6 +125,6 @@ class TabularDataModule(SplitDataModule):
         train_x, train_y = x[parts[0]], y[parts[0]]
         mean, std = train_y.mean(), train_y.std()
         self.splits = {
-            name: TensorDataset(min_max_scale(x[index], train_x), (y[index] - mean) / std)
+            name: TensorDataset(SCALINGS[hp.scaling](x[index], train_x), (y[index] - mean) / std)
             for name, index in zip(("train", "val", "test"), parts, strict=True)
         }

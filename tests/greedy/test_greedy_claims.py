@@ -7,8 +7,15 @@ import torch
 
 from common import registry
 from common.claims import NOT_REPRODUCED, PARTLY, REPRODUCED, AtLeast
+from common.config import build
 from common.errors import MissingDataError
-from papers.greedy.claims import CLAIMS, FINETUNE_EPOCHS, PRETRAIN_EPOCHS
+from papers.greedy.claims import (
+    CLAIMS,
+    FINETUNE_RATES,
+    MAX_FINETUNE_EPOCHS,
+    PATIENCE,
+    PRETRAIN_EPOCHS,
+)
 from papers.greedy.data import TabularDataModule, min_max_scale, split_sizes
 from papers.greedy.model import hidden_sizes
 from papers.greedy.module import GreedyModule, inputs
@@ -150,19 +157,46 @@ def test_gaussian_input_dbn_pretrains_its_unit_widths_then_fine_tunes_on_diabete
 # ----- the claims -------------------------------------------------------------------------------
 def test_claims_are_registered_with_distinct_ids_and_existing_arms():
     claims = registry.claims("greedy")
-    assert [c.id for c in claims] == [c.id for c in CLAIMS] and len({c.id for c in claims}) == 6
+    assert [c.id for c in claims] == [c.id for c in CLAIMS] and len({c.id for c in claims}) == 7
     for claim in claims:
         names = {arm.name for arm in claim.arms}
         rule = claim.rule
         assert {getattr(rule, "better", None), getattr(rule, "worse", None)} <= names | {None}
 
 
-def test_every_table_2_arm_fine_tunes_for_the_same_number_of_epochs():
+def test_every_table_2_arm_fine_tunes_as_long_and_chooses_its_rate_on_validation():
+    """Each row gets the same fine-tuning budget and patience, and tries the same fine-tuning
+    rates (greedy supervised pre-training also its larger rates, Section 3.1)."""
     for claim in CLAIMS[:5]:
+        assert f"model.patience={PATIENCE}" in claim.overrides and claim.select == "val/error"
         for arm in claim.arms:
             epochs = int(next(o for o in arm.overrides if "max_epochs" in o).split("=")[1])
             pretraining = 0 if arm.name in ("none", "shallow") else 3 * PRETRAIN_EPOCHS
-            assert epochs - pretraining == FINETUNE_EPOCHS, (claim.id, arm.name)
+            assert epochs - pretraining == MAX_FINETUNE_EPOCHS, (claim.id, arm.name)
+            rates = {o for setting in arm.grid for o in setting if "finetune" in o}
+            assert rates == {f"model.finetune_learning_rate={r}" for r in FINETUNE_RATES}
+            supervised = {o for setting in arm.grid for o in setting if "pretrain_learning" in o}
+            if arm.name == "supervised":
+                assert supervised == {
+                    "model.pretrain_learning_rate=0.5",
+                    "model.pretrain_learning_rate=1.0",
+                }
+            else:
+                assert not supervised
+
+
+def test_each_table_1_arm_scales_its_inputs_as_its_visible_units_assume(make_config):
+    [claim] = [c for c in CLAIMS if c.id == "gaussian-beats-binomial"]
+    for arm, scaling in (("gaussian", "standard"), ("binomial", "min_max")):
+        [chosen] = [a for a in claim.arms if a.name == arm]
+        module = build(make_config("paper=greedy", *claim.overrides, *chosen.overrides).data)
+        module.setup()
+        x = module.splits["train"].tensors[0]
+        if scaling == "standard":
+            torch.testing.assert_close(x.mean(0), torch.zeros(10), atol=1e-5, rtol=0)
+            torch.testing.assert_close(x.std(0), torch.ones(10), atol=1e-5, rtol=0)
+        else:
+            assert x.min() == 0.0 and x.max() == 1.0
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
