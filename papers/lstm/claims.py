@@ -306,6 +306,7 @@ CLAIMS = (
         source="not in the paper; Gers, Schmidhuber & Cummins 2000 motivate the forget gate",
         paper="no number (the paper has no language model)",
         measure="test/bpc",
+        baselines=("papers.lstm.baselines:kneser_ney_ngram",),
         rule=Lower(better="forget_gate", worse="lstm1997"),
         arms=(
             Arm("lstm1997"),

@@ -62,3 +62,27 @@ def test_alphabet_of_model_and_text_must_agree():
     module.trainer = SimpleNamespace(datamodule=SimpleNamespace(n_symbols=7))
     with pytest.raises(ValueError, match="text has 7 distinct characters"):
         module.setup("fit")
+
+
+def test_the_ngram_baseline_scores_the_test_text_in_bits_per_character(tmp_path, make_config):
+    """On a text that repeats one 10-character phrase the 5-gram model predicts every test
+    character almost surely (the 3-gram too: each bigram context has one successor), far below
+    the log2(10) bits of guessing among its 10 symbols; the order is chosen on validation."""
+    from papers.lstm.baselines import bits_per_character, kneser_ney_ngram, split_text
+
+    root = tiny_text(tmp_path, "abcdefghij" * 40)
+    cfg = make_config(
+        "experiment=lstm/charlm",
+        f"paths.data_dir={root}",
+        "data.length=4",
+        "data.held_out=0.1",
+        "data.verify_checksums=false",
+    )
+    baseline = kneser_ney_ngram(cfg)
+    assert baseline["measure"] == "test/bpc" and baseline["value"] < 0.5 < math.log2(10)
+    assert baseline["setting"].startswith(("order 3", "order 5"))
+    data = CharDataModule(root, length=4, held_out=0.1, verify_checksums=False)
+    data.setup()
+    assert split_text(data, "test") == ("abcdefghij" * 40)[360:397]  # 9 windows of 4, + 1
+    uniform = SimpleNamespace(logscore=lambda char, context: -math.log2(10))
+    assert bits_per_character(uniform, "abcdefghij", 3) == pytest.approx(math.log2(10))
