@@ -117,6 +117,10 @@ CLAIMS = (
         rule=Matches("transformer", MULTI30K_REFERENCE.value, tolerance=1.0, partly_tolerance=5.0),
         arms=(Arm("transformer"),),
         overrides=("experiment=transformer/multi30k", f"trainer.max_steps={MULTI30K_UPDATES}"),
+        baselines=(
+            "papers.transformer.baselines:copy_source",
+            "papers.transformer.baselines:word_by_word",
+        ),
         seeds=(0,),
         minutes=51.0,
         reported=(MULTI30K_REFERENCE,),
