@@ -229,3 +229,22 @@ def test_paper_metadata_reports_table_1():
     assert len(reported("test/parzen_ll")) == 4  # DBN, Stacked CAE, Deep GSN, GAN
     assert {r.value for r in reported("test/parzen_ll_tfd")} == {1909, 2110, 1890, 2057}
     assert paper.citation_key in paper.bibtex and paper.arxiv == "1406.2661"
+
+
+def test_the_mixture_baseline_is_scored_by_the_papers_parzen_protocol(make_config):
+    """On the quick preset's digits: a Gaussian mixture of the training images, its samples
+    scored as the GAN's are, sits far above samples of uniform noise under the same protocol."""
+    from common.baselines import image_splits
+    from papers.gan.baselines import COMPONENTS, gaussian_mixture
+    from papers.gan.parzen import parzen_evaluation
+
+    cfg = make_config("paper=gan")
+    baseline = gaussian_mixture(cfg)
+    data = image_splits(cfg)
+    pixels = data["train"][0].shape[1]
+    chosen = int(baseline["name"].split(", ")[1].split()[0])
+    assert chosen in COMPONENTS and baseline["parameters"] == chosen * (2 * pixels + 1)
+    valid = torch.from_numpy(data["val"][0][:1000]).double()
+    test = torch.from_numpy(data["test"][0]).double()
+    noise = parzen_evaluation(torch.rand(10_000, pixels, dtype=torch.float64), valid, test)
+    assert baseline["measure"] == "test/parzen_ll" and baseline["value"] > noise.mean + 10
