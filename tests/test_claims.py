@@ -2,6 +2,7 @@
 report with plot) works on tiny data with a tiny budget."""
 
 import importlib
+import inspect
 import json
 import math
 
@@ -527,3 +528,21 @@ def test_an_arm_with_a_grid_keeps_the_run_its_validation_error_chose(tmp_path):
     assert best == 1 and result["chosen"] == {"sgd": [["model.lr=0.01"]]}
     assert result["values"]["sgd"] == [runs[1]["metrics"]["test/error"]]
     assert "[chose model.lr=0.01]" in reproduce.ours(result)
+
+
+@pytest.mark.parametrize(
+    ("name", "claim"),
+    [
+        pytest.param(n, c, id=f"{n}-{c.id}")
+        for n in registry.available()
+        for c in registry.claims(n)
+        if c.baselines
+    ],
+)
+def test_every_claims_baselines_are_functions_of_a_config(name, claim):
+    """Each "module:function" a claim names exists and takes the config; it reports the
+    claim's own measure (checked where each baseline is tested on tiny data)."""
+    for target in claim.baselines:
+        module, _, function = target.partition(":")
+        baseline = getattr(importlib.import_module(module), function)
+        assert list(inspect.signature(baseline).parameters) == ["cfg"], target
