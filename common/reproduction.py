@@ -42,6 +42,7 @@ from common.run_folder import read_curve
 from common.runinfo import git_state
 
 MARKERS = ("<!-- claims:start -->", "<!-- claims:end -->")
+BASELINES_FILE = "baselines.py"  # common/ and each paper: the simple baselines beside the claims
 SHARED_CONFIGS = ("trainer", "callbacks", "logger", "paths", "hydra", "preset", "debug")
 FRESHNESS_NOTES = {
     "stale": " (stale: the code it depends on has changed since; rerun it)",
@@ -117,7 +118,7 @@ def run_claim(
             measure = arm.measure or claim.measure
             result["values"].setdefault(arm.name, []).append(summary["metrics"][measure])
             run = {**summary["budget"], "scale": scale(summary["preset"], overrides)}
-            run["parameters"] = summary["parameters"]
+            run["parameters"], run["threads"] = summary["parameters"], summary["threads"]
             result["runs"].setdefault(arm.name, []).append(run)
             if claim.curve:
                 curve = read_curve(Path(summary["csv_log"]), claim.curve)
@@ -136,9 +137,11 @@ def select(candidates: list[tuple[dict, tuple, list[str]]], claim: Claim) -> tup
     return min(candidates, key=lambda c: sign * c[0]["metrics"][claim.select])
 
 
-def code_files(paper: str) -> list[Path]:
+def code_files(paper: str, baselines: bool = False) -> list[Path]:
     """What a paper's results depend on: its folder's Python and that of the papers it imports,
-    ``common/``, and the configs of the shared groups and of those papers (not the READMEs)."""
+    ``common/``, and the configs of the shared groups and of those papers (not the READMEs).
+    The simple baselines' code (``baselines.py``) runs beside the claims, never in them: only
+    the baselines' own digest (``baselines=True``) covers it."""
     papers, todo = set(), [paper]
     while todo:  # the paper and those it builds on (LoRA imports the Transformer)
         name = todo.pop()
@@ -149,6 +152,8 @@ def code_files(paper: str) -> list[Path]:
                     todo.append(other)
     files = [f for name in sorted(papers) for f in (ROOT / "papers" / name).glob("*.py")]
     files += (ROOT / "common").glob("*.py")
+    if not baselines:
+        files = [f for f in files if f.name != BASELINES_FILE]
     for config in (ROOT / "configs").rglob("*.yaml"):  # the shared groups and the papers' own
         group, *rest = config.relative_to(ROOT / "configs").parts
         if not rest or group in SHARED_CONFIGS or any(p.startswith(tuple(papers)) for p in rest):
@@ -156,10 +161,10 @@ def code_files(paper: str) -> list[Path]:
     return sorted(files)
 
 
-def code_digest(paper: str) -> str:
+def code_digest(paper: str, baselines: bool = False) -> str:
     """SHA-256 over the relative paths and contents of :func:`code_files`."""
     digest = hashlib.sha256()
-    for path in code_files(paper):
+    for path in code_files(paper, baselines):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -369,7 +374,7 @@ def run_baselines(claim: Claim, paper: str, extra: list[str], folder: Path) -> l
     seed = f"seed={claim.seeds[0]}"
     overrides = [f"paper={paper}", *claim.overrides, *arm.overrides, *extra, seed]
     cfg = compose(overrides, folder / "runs" / claim.id / "baselines")
-    stamp = {"git": git_state(), "code_digest": code_digest(paper)}
+    stamp = {"git": git_state(), "code_digest": code_digest(paper, baselines=True)}
     measured = []
     for target in claim.baselines:
         module, _, function = target.partition(":")

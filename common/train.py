@@ -276,6 +276,7 @@ def summarise(cfg, paper, trainer, metrics: dict[str, float], folder: RunFolder)
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "metrics": metrics,
+        "threads": torch.get_num_threads(),
         "paper_vs_ours": comparisons,
         "baselines_in_paper": baselines,
         "output_dir": str(folder.path),

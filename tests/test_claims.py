@@ -8,6 +8,7 @@ import math
 
 import pytest
 import sklearn
+import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from wandb_records import run_contents
@@ -175,6 +176,7 @@ def test_the_chain_runs_judges_and_reports(tmp_path):
     [first, _] = result["runs"]["frozen"]
     assert first["stopped_by"] == "budget" and first["scale"] == "the quick preset"
     assert first["evaluations"] == 4 and first["monitor"] == "val/error"
+    assert first["threads"] == torch.get_num_threads()  # the numbers depend on it
     reproduce.save_result(result, tmp_path, [])
 
     # a claim sharing an arm (same overrides, same seed) reuses its run instead of training again
@@ -339,6 +341,9 @@ def test_a_claims_target_is_the_number_paper_py_reports(name, claim):
         assert target in {r.value for r in claim.reported}, claim.id
 
 
+TRANSFORMER = "papers/transformer"  # LoRA builds on it
+
+
 def test_a_kept_result_knows_whether_its_code_is_the_code_of_now(tmp_path):
     claim = Claim(
         id="fresh",
@@ -373,6 +378,11 @@ def test_a_kept_result_knows_whether_its_code_is_the_code_of_now(tmp_path):
     assert {"papers/lora/lora.py", "papers/transformer/model.py", "common/claims.py"} <= files
     assert "configs/model/lora.yaml" in files and "papers/alexnet/model.py" not in files
     assert not any(f.endswith(".md") for f in files)
+    # the simple baselines run beside the claims: their code stales only the baselines' digest
+    assert "papers/lora/baselines.py" not in files and "common/baselines.py" not in files
+    every = {str(p.relative_to(reproduce.ROOT)) for p in reproduce.code_files("lora", True)}
+    assert every - files == {f"{d}/baselines.py" for d in ("common", "papers/lora", TRANSFORMER)}
+    assert reproduce.code_digest("lora", baselines=True) != reproduce.code_digest("lora")
 
 
 def run(stopped_by: str = "stopping rule", improving: bool | None = False, scale: str = "paper"):
@@ -475,10 +485,12 @@ def test_a_claims_baselines_fit_its_own_splits_and_are_kept(tmp_path):
     assert logistic["parameters"] == 10 * 1024 + 10 and logistic["measure"] == "test/error"
     for baseline in (logistic, trees):
         assert baseline["value"] < 0.2  # digits are easy for both; chance is 0.9
-        assert (baseline["value"] * n_test).is_integer()  # a share of the test images
+        wrong = baseline["value"] * n_test  # a share of the test images
+        assert wrong == pytest.approx(round(wrong), abs=1e-9)
     assert trees["parameters"] > 10 and "rounds" in trees["setting"]
     kept = json.loads((tmp_path / "baselines" / "with-baselines.json").read_text())
-    assert kept["baselines"] == [logistic, trees] and kept["code_digest"]
+    assert kept["baselines"] == [logistic, trees]
+    assert kept["code_digest"] == reproduce.code_digest("alexnet", baselines=True)
     [result] = reproduce.load_results([claim], tmp_path, "alexnet")
     cell = reproduce.baseline_cell(result)
     assert cell in "\n".join(reproduce.table("alexnet", [result]))

@@ -29,8 +29,9 @@ def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
 
 
-def test_cli_run_writes_everything_and_prints_the_summary(tmp_path):
+def test_cli_run_writes_everything_and_prints_the_summary(tmp_path, monkeypatch):
     run = tmp_path / "run"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the run records the threads it computed on
     result = cli(
         *SHORT,
         f"hydra.run.dir={run}",
@@ -51,6 +52,7 @@ def test_cli_run_writes_everything_and_prints_the_summary(tmp_path):
     assert "variant: cli-test" in config and "seed: 7" in config
     meta = json.loads((run / "run.json").read_text())
     assert meta["seed"] == 7 and meta["world_size"] == 1 and meta["paper"] == "alexnet"
+    assert meta["threads"] == 1
     assert set(meta["git"]) == {"commit", "dirty"} and torch.__version__.startswith(
         meta["packages"]["torch"]
     )
@@ -58,7 +60,7 @@ def test_cli_run_writes_everything_and_prints_the_summary(tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "checkpoints" / "best.ckpt").is_file()
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["epochs"] == 2 and summary["steps"] == 6
+    assert summary["epochs"] == 2 and summary["steps"] == 6 and summary["threads"] == 1
 
     rows = list(csv.DictReader((run / "csv" / "metrics.csv").open()))
     epochs = {row["epoch"] for row in rows if row.get("val/error")}

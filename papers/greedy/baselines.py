@@ -8,10 +8,15 @@ import time
 from typing import Any
 
 import numpy as np
-import torch
 from omegaconf import DictConfig
 
-from common.baselines import image_splits
+from common.baselines import (
+    baseline_result,
+    boosted_trees,
+    choose_on_validation,
+    image_splits,
+    tried,
+)
 
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)  # L2 strengths tried on the validation split
 
@@ -26,43 +31,23 @@ def ridge_regression(cfg: DictConfig) -> dict[str, Any]:
 
     data = image_splits(cfg)  # the inputs as the arms see them (scaled by data.scaling)
     start = time.perf_counter()
-    fitted = [
-        (squared_error(m, *data["val"]), a, m)
-        for a in RIDGE_ALPHAS
-        for m in [Ridge(alpha=a).fit(*data["train"])]
-    ]
-    _, alpha, model = min(fitted, key=lambda f: f[0])
-    return {
-        "name": "ridge regression",
-        "measure": "test/error",
-        "value": squared_error(model, *data["test"]),
-        "parameters": int(model.coef_.size + 1),
-        "seconds": time.perf_counter() - start,
-        "setting": f"alpha={alpha:g} (of {', '.join(f'{a:g}' for a in RIDGE_ALPHAS)}, validation)",
-        "threads": torch.get_num_threads(),
-    }
+    alpha, model = choose_on_validation(
+        RIDGE_ALPHAS,
+        lambda alpha: Ridge(alpha=alpha).fit(*data["train"]),
+        lambda model: squared_error(model, *data["val"]),
+    )
+    return baseline_result(
+        "ridge regression",
+        "test/error",
+        squared_error(model, *data["test"]),
+        model.coef_.size + 1,
+        f"alpha={alpha:g} (of {tried(RIDGE_ALPHAS)}, validation)",
+        start,
+    )
 
 
 def gradient_boosted_regression(cfg: DictConfig) -> dict[str, Any]:
-    """LightGBM's regressor, trees added until the validation error stops falling (20 rounds
-    of patience); its parameters: each tree's split thresholds and leaf values."""
-    import lightgbm
-
-    data = image_splits(cfg)
-    threads = torch.get_num_threads()
-    start = time.perf_counter()
-    model = lightgbm.LGBMRegressor(
-        n_estimators=1000, learning_rate=0.05, num_threads=threads, verbose=-1, random_state=0
+    """LightGBM's regressor, learning rate 0.05 (common.baselines.boosted_trees)."""
+    return boosted_trees(
+        cfg, "gradient-boosted trees (LightGBM)", 0.05, squared_error, regression=True
     )
-    stop = lightgbm.early_stopping(20, verbose=False)
-    model.fit(*data["train"], eval_set=[data["val"]], callbacks=[stop])
-    trees = model.booster_.dump_model()["tree_info"]
-    return {
-        "name": "gradient-boosted trees (LightGBM)",
-        "measure": "test/error",
-        "value": squared_error(model, *data["test"]),
-        "parameters": sum(2 * tree["num_leaves"] - 1 for tree in trees),
-        "seconds": time.perf_counter() - start,
-        "setting": f"{model.best_iteration_} rounds (early stopping on validation)",
-        "threads": threads,
-    }

@@ -8,10 +8,16 @@ import time
 from typing import Any
 
 import numpy as np
-import torch
 from omegaconf import DictConfig
 
-from common.baselines import LOGISTIC_C
+from common.baselines import (
+    LOGISTIC_C,
+    LOGISTIC_ITERATIONS,
+    baseline_result,
+    capped,
+    choose_on_validation,
+    tried,
+)
 from common.config import build
 
 
@@ -27,17 +33,16 @@ def tfidf_logistic_regression(cfg: DictConfig) -> dict[str, Any]:
     x = {"train": features.fit_transform([text for text, _ in splits["train"]])}
     x |= {s: features.transform([text for text, _ in splits[s]]) for s in ("val", "test")}
     y = {s: np.array([label for _, label in rows]) for s, rows in splits.items()}
-    fitted = []
-    for c in LOGISTIC_C:
-        model = LogisticRegression(C=c, max_iter=2000).fit(x["train"], y["train"])
-        fitted.append((model.score(x["val"], y["val"]), c, model))
-    _, c, model = max(fitted, key=lambda f: f[0])
-    return {
-        "name": "logistic regression on TF-IDF words and bigrams",
-        "measure": "test/acc",
-        "value": float(model.score(x["test"], y["test"])),
-        "parameters": int(model.coef_.size + model.intercept_.size),
-        "seconds": time.perf_counter() - start,
-        "setting": f"C={c:g} (of {', '.join(f'{v:g}' for v in LOGISTIC_C)}, on validation)",
-        "threads": torch.get_num_threads(),
-    }
+    c, model = choose_on_validation(
+        LOGISTIC_C,
+        lambda c: LogisticRegression(C=c, max_iter=LOGISTIC_ITERATIONS).fit(x["train"], y["train"]),
+        lambda model: -model.score(x["val"], y["val"]),
+    )
+    return baseline_result(
+        "logistic regression on TF-IDF words and bigrams",
+        "test/acc",
+        model.score(x["test"], y["test"]),
+        model.coef_.size + model.intercept_.size,
+        f"C={c:g} (of {tried(LOGISTIC_C)}, on validation){capped(model)}",
+        start,
+    )
