@@ -29,8 +29,9 @@ class AlexNetModule(L.LightningModule):
         constant factor 2^-0.75.
     lr, momentum, weight_decay: Section 5's SGD (0.01, 0.9, 0.0005).
     bias_lr_factor, bias_decay: the biases' rate is ``bias_lr_factor`` times the weights', with
-        weight decay or without; 1 and true as the paper says (one rule for all parameters),
-        2 and false as the authors' cuda-convnet layer files train them (epsB = 2 epsW, no wc).
+        weight decay or without: 2 and false as the authors' cuda-convnet layer files train them
+        (epsB = 2 epsW, no wc), which the paper preset follows since Section 5 states its rule
+        for the weights only; 1 and true (the weights' rule for every parameter) by default.
     lr_factor, lr_patience: divide the learning rate by 10 when the validation error stops
         improving (Section 5; the paper gives no patience, it judged by eye).
     target_train_error: Figure 1's measure: the epochs (and steps) until the training error of an

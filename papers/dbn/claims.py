@@ -7,7 +7,8 @@ every measured claim runs one reduced MNIST set-up: a 784-200-200-500 net with 1
 of 100, 1,000 validation images, the 10,000 test images; 10 greedy epochs per layer, then 30
 up-down epochs (CD-3, -6, -10 over thirds) and no final stage on all images. One run measures
 the test error after up-down, after the greedy stage alone, and how an independent classifier
-labels the Figure 8 samples, so the three claims share their runs.
+(a multilayer perceptron, papers/dbn/judge.py) labels the Figure 8 samples, so the three claims
+share their runs.
 """
 
 from common.baselines import IMAGE_BASELINES
@@ -27,7 +28,16 @@ REDUCED_MNIST = (
 )
 SEEDS = (0, 1, 2)
 DBN = (Arm("dbn"),)
-MINUTES = 1.1  # CPU minutes per run on one shared core (measured; wall time was 3-8x that)
+# CPU minutes per run on one shared core (wall time was 3-8x that): the DBN 1.1 (measured), and
+# the judge of the samples fitted on 60,000 images 1.7 (measured alone, 100 s, one thread)
+MINUTES = 1.1 + 1.7
+# clamped-samples' thresholds, fixed from the paper's figure before any run with its judge (an MLP,
+# papers/dbn/judge.py): Figure 8 shows all 100 samples as digits of their class, so reproduced
+# needs the judge to name the clamped label at least 95% as often as it names the true label of
+# real test digits (at 100 samples a run: no more than about 5 unrecognised beyond the judge's
+# own errors); partly, at least half as often (most samples of that class; chance is 1 in 10).
+SAMPLES_AS_REAL = 0.95
+SAMPLES_MOSTLY = 0.5
 
 CLAIMS = (
     Claim(
@@ -81,13 +91,13 @@ CLAIMS = (
     Claim(
         id="clamped-samples",
         statement="samples generated with a label clamped (1000 Gibbs steps in the top RBM, "
-        "then a down-pass) are digits of that class: a logistic regression trained on the real "
-        "training images agrees with the clamped label about as often as it agrees with the "
-        "true label of real test digits (measured: that ratio)",
+        "then a down-pass) are digits of that class: a multilayer perceptron trained on all "
+        "60,000 real training images agrees with the clamped label about as often as it agrees "
+        "with the true label of real test digits (measured: that ratio)",
         source="Section 7, Figure 8",
         paper="no number: Figure 8 shows 10 samples per class, all recognisable as that class",
         measure="test/sample_agreement_vs_real",
-        rule=AtLeast("dbn", target=0.9, partly=0.5),
+        rule=AtLeast("dbn", target=SAMPLES_AS_REAL, partly=SAMPLES_MOSTLY),
         arms=DBN,
         overrides=REDUCED_MNIST,
         seeds=SEEDS,

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import ConcatDataset, DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from common.data import ImageDataModule
 
@@ -88,7 +88,9 @@ class DBNDataModule(ImageDataModule):
             return
         super().setup(stage)
         train, val = self.splits["train"], self.splits["val"]
-        self.splits["all"] = ConcatDataset([train, val])
+        self.splits["all"] = TensorDataset(
+            *(torch.cat(pair) for pair in zip(train.tensors, val.tensors, strict=True))
+        )
         if self.per_class is not None:
             images, labels = train.tensors
             keep = first_per_class(labels, self.per_class, self.hparams.num_classes)

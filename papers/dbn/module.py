@@ -43,8 +43,9 @@ class DBNModule(L.LightningModule):
         paper and not given (Section 6); ours were chosen the same way on the quick preset.
     generation_gibbs_steps: Gibbs iterations with the label clamped before the down-pass (1000 in
         Figure 8); samples_per_label: samples per row of the figure; sample_seed: their seed.
-    judge_examples: training images the independent judge of the samples (papers/dbn/judge.py)
-        learns from at test time; 0: no judge.
+    judge_examples: real training images (the training and validation splits, before
+        ``data.per_class`` keeps some: all 60,000 on MNIST) the independent judge of the samples
+        (papers/dbn/judge.py) learns from at test time; 0: no judge.
     """
 
     def __init__(
@@ -65,7 +66,7 @@ class DBNModule(L.LightningModule):
         generation_gibbs_steps: int = 1000,
         samples_per_label: int = 10,
         sample_seed: int = 0,
-        judge_examples: int = 10_000,
+        judge_examples: int = 60_000,
     ) -> None:
         super().__init__()
         if greedy_epochs < 1 or up_down_epochs < 3:
@@ -236,10 +237,11 @@ class DBNModule(L.LightningModule):
 
     # ----- the samples judged (Figure 8) ---------------------------------------------------
     def on_test_start(self) -> None:
-        """Fit the judge on real training images, then judge the label-clamped samples."""
+        """Fit the judge on real training images (all of them, not only those the DBN learnt
+        from), then judge the label-clamped samples."""
         if not self.hparams.judge_examples:
             return
-        images, labels = self.trainer.datamodule.splits["train"].tensors
+        images, labels = self.trainer.datamodule.splits["all"].tensors
         self.judge = fit_judge(pixels(images), labels, self.hparams.judge_examples)
         samples = self.samples()
         clamped = torch.arange(self.hparams.n_labels).repeat_interleave(samples.shape[1])

@@ -233,7 +233,7 @@ def test_four_layer_runs_are_compared_with_section_3_3(make_config, lrn, error):
 def test_layers_come_in_the_papers_order():
     """Section 3.5: LRN after the ReLU of conv1 and conv2, max-pooling after both LRNs and after
     conv5; ReLU after every layer but fc8; dropout after fc6 and fc7."""
-    net = AlexNet()
+    net = AlexNet(**SMALL)
     assert [name for name, _ in net.features.named_children()] == [
         "conv1", "act1", "lrn1", "pool1",
         "conv2", "act2", "lrn2", "pool2",
@@ -257,63 +257,84 @@ def small_module(**switches):
 
 
 def test_the_test_prediction_averages_the_softmax_of_the_ten_patches():
-    module = small_module().eval()
-    module.net.reset_parameters(std=None)  # weights large enough for the views to disagree
-    images = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
-    views = augment.test_views(module.centred(images), 28, ten_crop=True)
+    """Section 4.1: the softmax averaged over the four corner patches, the centre patch and their
+    mirror images, each patch cut here by hand from the centred 32x32 image."""
+    torch.manual_seed(0)
+    module = small_module(input_scale=1.0).eval()  # at 255 these weights saturate the softmax
+    module.net.reset_parameters(std=None)  # weights large enough for the patches to disagree
+    module.mean_image.copy_(torch.linspace(0, 1, 32).expand(1, 32, 32))  # a ramp, left to right
+    image = torch.arange(32 * 32).remainder(251).view(1, 1, 32, 32).to(torch.uint8)
+    centred = image.float() / 255 - module.mean_image
+    corners = [(0, 0), (0, 4), (4, 0), (4, 4), (2, 2)]  # 28x28 patches of 32x32, and the centre
+    patches = [centred[..., i : i + 28, j : j + 28] for i, j in corners]
+    patches += [patch.flip(-1) for patch in patches]
     with torch.no_grad():
-        each = module.net(views.flatten(0, 1)).softmax(-1).view(3, 10, -1)
-        assert torch.allclose(module(images), each.mean(1), atol=1e-6)
-        assert not torch.allclose(module(images), each[:, 4], atol=1e-4)  # not the centre alone
+        each = torch.cat([module.net(patch).softmax(-1) for patch in patches])
+        prediction = module(image)[0]
+    torch.testing.assert_close(prediction, each.mean(0))
+    for patch in each:  # the patches disagree: no one of them gives the average
+        assert (patch - prediction).abs().max() > 1e-4
+    module.hparams.ten_crop = False  # the reduced presets' centre patch alone
+    with torch.no_grad():
+        torch.testing.assert_close(module(image)[0], each[4])
 
 
 def test_the_mean_image_is_subtracted_before_the_crop():
     """Section 2: the mean of the 256x256 training images is subtracted, then 224 patches are
-    cut: a patch at any offset gets the mean's pixels at that offset."""
+    cut. An image equal to a mean image that varies across it is zero after the subtraction, so
+    every patch, at whatever offset, is zero; a patch cut before the subtraction, or with the
+    mean not subtracted, is not."""
+    torch.manual_seed(0)
     module = small_module(flip=False)
-    module.mean_image.copy_(torch.rand(1, 32, 32))  # a mean that differs from pixel to pixel
-    images = torch.randint(0, 256, (16, 1, 32, 32), dtype=torch.uint8)
+    ramp = torch.arange(32) * 4  # 0, 4, ..., 124
+    image = (ramp[:, None] + ramp[None, :]).to(torch.uint8)  # a diagonal ramp, 0 to 248
+    module.mean_image.copy_(image / 255)
+    images = image.expand(16, 1, 32, 32)
     seen = []
     module.net.forward = lambda x: seen.append(x) or torch.zeros(len(x), 10, requires_grad=True)
     module.log_errors = lambda *args: None
     module.training_step((images, torch.zeros(16, dtype=torch.long)), 0)
-    # cuda-convnet's input: pixel values 0-255 minus the mean image (kept in [0, 1] units)
-    assert module.hparams.input_scale == 255.0
-    centred = images.float() - 255 * module.mean_image
-    offsets = set()
-    for image, crop in zip(centred, seen[0], strict=True):
-        found = [
-            (i, j)
-            for i in range(5)
-            for j in range(5)
-            if torch.allclose(crop, image[:, i : i + 28, j : j + 28], atol=1e-4)
-        ]
-        assert found, "the crop is not a window of the centred image"
-        offsets |= set(found)
-    assert len(offsets) > 1  # random offsets, each with its own part of the mean
+    [patches] = seen
+    assert patches.shape == (16, 1, 28, 28)
+    assert patches.abs().max() < 1e-3, patches.abs().max()
 
 
 def test_the_optimiser_and_schedule_are_section_5s(make_config):
+    """SGD with momentum 0.9 (plain, no Nesterov or dampening), weight decay 0.0005 and a rate
+    of 0.01 for the weights (the biases: twice the rate, no decay, as cuda-convnet trains them),
+    divided by 10 when the validation error stops improving."""
     from common.config import build
 
-    cfg = make_config("paper=alexnet", "preset=paper")
-    module = build(cfg.model)
-    scheduled = module.configure_optimizers()
+    small = ("model.net.widths=[8,16,24,24,16]", "model.net.hidden=32")  # Section 5 is the same
+    paper = build(make_config("paper=alexnet", "preset=paper", *small).model)
+    scheduled = paper.configure_optimizers()
     optimizer, schedule = scheduled["optimizer"], scheduled["lr_scheduler"]
-    assert isinstance(optimizer, torch.optim.SGD)
-    for group in optimizer.param_groups:  # one rule for weights and biases, as Section 5 says
-        assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.01, 0.9, 0.0005)
-    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(module.parameters()))
-    convnet = make_config(
-        "paper=alexnet", "preset=paper", "model.bias_lr_factor=2", "model.bias_decay=false"
-    )
-    convnet = build(convnet.model).configure_optimizers()
-    weights, biases = convnet["optimizer"].param_groups
-    assert (weights["lr"], weights["weight_decay"]) == (0.01, 0.0005)
-    assert (biases["lr"], biases["weight_decay"]) == (0.02, 0.0)  # cuda-convnet's biases
+    assert type(optimizer) is torch.optim.SGD
+    weights, biases = optimizer.param_groups
+    assert all(p.ndim > 1 for p in weights["params"]) and len(weights["params"]) == 8
     assert all(p.ndim == 1 for p in biases["params"]) and len(biases["params"]) == 8
-    assert isinstance(schedule["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
-    assert schedule["scheduler"].factor == 0.1 and schedule["monitor"] == "val/error"
+    for group, (lr, decay) in ((weights, (0.01, 0.0005)), (biases, (0.02, 0.0))):
+        assert (group["lr"], group["momentum"], group["weight_decay"]) == (lr, 0.9, decay)
+        assert (group["nesterov"], group["dampening"]) == (False, 0)
+    # the reduced presets: the weights' rule for every parameter
+    for group in (
+        build(make_config("paper=alexnet").model).configure_optimizers()["optimizer"].param_groups
+    ):
+        assert (group["momentum"], group["weight_decay"]) == (0.9, 0.0005)
+    assert (schedule["monitor"], schedule["interval"]) == ("val/error", "epoch")
+    scheduler = schedule["scheduler"]
+    assert type(scheduler) is torch.optim.lr_scheduler.ReduceLROnPlateau
+    patience = paper.hparams.lr_patience
+    scheduler.step(0.5)  # the first validation error
+    for _ in range(patience):  # as many epochs without improvement: the rate holds
+        scheduler.step(0.5)
+        assert weights["lr"] == 0.01
+    scheduler.step(0.5)  # one more: divided by 10
+    assert (weights["lr"], biases["lr"]) == pytest.approx((0.001, 0.002))
+    scheduler.step(0.4)  # an improvement: no division
+    assert weights["lr"] == pytest.approx(0.001)
+    cfg = make_config("paper=alexnet", "preset=paper").model
+    assert (cfg.crop, cfg.flip, cfg.ten_crop, cfg.subtract_mean) == (224, True, True, True)
 
 
 @pytest.mark.parametrize(("scale", "acts"), [(1.0, False), (255.0, True)])
