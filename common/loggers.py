@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -85,12 +86,14 @@ class _DropNoise:
         return not str(record.getMessage()).lstrip().startswith(_NOISE)
 
 
+def active_wandb_run() -> Any:
+    """The W&B run open in this process, or None (without importing wandb when no run did)."""
+    wandb = sys.modules.get("wandb")
+    return None if wandb is None else wandb.run
+
+
 def finish_wandb() -> None:
     """Close the W&B run, so a later run in this process cannot silently reuse it."""
-    import sys
-
-    if "wandb" in sys.modules:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
+    run = active_wandb_run()
+    if run is not None:
+        run.finish()

@@ -34,7 +34,13 @@ from common.errors import (
     MissingDataError,
     RunInterrupted,
 )
-from common.loggers import build_loggers, finish_wandb, new_wandb_id, tidy_console
+from common.loggers import (
+    active_wandb_run,
+    build_loggers,
+    finish_wandb,
+    new_wandb_id,
+    tidy_console,
+)
 from common.reproducibility import seed_everything
 from common.run_folder import RunFolder, is_owner_process, read_curve
 from common.runinfo import read_metadata, run_metadata, write_metadata
@@ -319,13 +325,9 @@ def record_data(folder: RunFolder, data: dict[str, Any]) -> None:
     meta = read_metadata(folder.path)
     (meta.get("resumes") or [meta])[-1]["data"] = data
     folder.run_json.write_text(json.dumps(meta, indent=2) + "\n")
-    import sys
-
-    if "wandb" in sys.modules:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.run.config.update({"data": data}, allow_val_change=True)
+    run = active_wandb_run()
+    if run is not None:
+        run.config.update({"data": data}, allow_val_change=True)
 
 
 def budget(cfg: DictConfig, trainer: L.Trainer, csv_log: str | None) -> dict[str, Any]:
