@@ -5,17 +5,21 @@ Both train the same networks (``model.py``'s Generator and maxout Discriminator,
 MNIST sizes or the quick preset's) with Algorithm 1 (k = 1) and SGD with momentum, on the same
 batches of random 28x28 (or 8x8) uint8 images. The plain loop is the algorithm and nothing else;
 the Lightning run adds what ``GANModule`` does per iteration: manual optimisation, the
-configuration's lr and momentum schedule, G's gradient norm and the logging calls.
+configuration's lr and momentum schedule, G's gradient norm and the logging calls. The two
+run in turn, epoch by epoch, so that a busy spell of the machine slows both.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from common.timing import interleaved_times, ratio_to
 from papers.gan.game import frozen
 from papers.gan.model import discriminator_loss, generator_loss
 from papers.gan.module import GANModule
@@ -52,9 +56,9 @@ def gan_module(size: str) -> GANModule:
     )
 
 
-def plain_seconds(module: GANModule, loader: DataLoader) -> float:
-    """Seconds per iteration of a hand-written Algorithm 1 loop over ``loader`` (after one
-    untimed pass), on the module's own networks."""
+def plain_epoch(module: GANModule, loader: DataLoader) -> Callable[[], None]:
+    """One epoch of a hand-written Algorithm 1 loop over ``loader`` on the module's own
+    networks, with SGD and momentum, per call."""
     g, d = module.generator, module.discriminator
     optimizer_d = torch.optim.SGD(d.parameters(), lr=0.1, momentum=0.5)
     optimizer_g = torch.optim.SGD(g.parameters(), lr=0.1, momentum=0.5)
@@ -72,18 +76,14 @@ def plain_seconds(module: GANModule, loader: DataLoader) -> float:
                 generator_loss(d(g.sample(len(real)))).backward()
                 optimizer_g.step()
 
-    epoch()
-    start = time.perf_counter()
-    epoch()
-    return (time.perf_counter() - start) / len(loader)
+    return epoch
 
 
-def lightning_seconds(module: GANModule, loader: DataLoader) -> float:
-    """Seconds per iteration of ``GANModule`` under a Lightning Trainer: the second of two
-    epochs (the first warms up), without validation, checkpoints or loggers."""
-    timer = EpochTimer()
+def lightning_epoch(module: GANModule, loader: DataLoader, timer: EpochTimer) -> Callable[[], None]:
+    """One more epoch of ``GANModule`` under a Lightning Trainer per call (no validation,
+    checkpoints or loggers); ``timer`` holds each epoch's seconds, without ``fit``'s set-up."""
     trainer = L.Trainer(
-        max_epochs=2,
+        max_epochs=0,
         accelerator="cpu",
         logger=False,
         callbacks=[timer],
@@ -93,24 +93,43 @@ def lightning_seconds(module: GANModule, loader: DataLoader) -> float:
         limit_val_batches=0,
         num_sanity_val_steps=0,
     )
-    trainer.fit(module, train_dataloaders=loader)
-    return timer.seconds[-1] / len(loader)
+
+    def epoch() -> None:
+        trainer.fit_loop.max_epochs += 1
+        trainer.fit(module, train_dataloaders=loader)
+
+    return epoch
 
 
-def gan_loop_timings(size: str = "paper", steps: int = 20, batch: int = 100) -> dict[str, float]:
+def gan_loop_timings(
+    size: str = "paper", steps: int = 20, batch: int = 100, repeats: int = 5
+) -> dict[str, float]:
     """Iterations per second (one D step and one G step) of the plain loop and of Lightning,
-    over ``steps`` batches of ``batch`` images, and Lightning's time per iteration over the
-    plain loop's (above 1: Lightning is slower)."""
+    epochs of ``steps`` batches of ``batch`` images run in turn, ``repeats`` trials after one
+    warm-up epoch each (``common.timing.interleaved_times``); Lightning's time per iteration
+    over the plain loop's, the median of the per-trial ratios (above 1: Lightning is slower),
+    and their lowest and highest."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(map(repr, SIZES))}; got {size!r}")
     side = SIZES[size]["image_size"]
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (steps * batch, 1, side, side), generator=generator)
     loader = DataLoader(TensorDataset(images.to(torch.uint8)), batch_size=batch)
-    plain = plain_seconds(gan_module(size), loader)
-    lightning = lightning_seconds(gan_module(size), loader)
+    timer = EpochTimer()
+    times = interleaved_times(
+        {
+            "plain": plain_epoch(gan_module(size), loader),
+            "lightning": lightning_epoch(gan_module(size), loader, timer),
+        },
+        repeats,
+    )
+    times["lightning"] = timer.seconds[1:]  # the epochs themselves, after the warm-up
+    ratio = ratio_to(times, "lightning", "plain")
+    plain, lightning = (statistics.median(times[k]) / steps for k in ("plain", "lightning"))
     return {
         "plain_steps_per_s": 1 / plain,
         "lightning_steps_per_s": 1 / lightning,
-        "lightning_to_plain_time": lightning / plain,
+        "lightning_to_plain_time": ratio["ratio"],
+        "lightning_to_plain_low": ratio["ratio_low"],
+        "lightning_to_plain_high": ratio["ratio_high"],
     }

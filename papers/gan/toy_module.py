@@ -80,7 +80,8 @@ class OptimalDiscriminatorModule(L.LightningModule):
     Eq. 1 approaches D*(x) = p_data(x) / (p_data(x) + p_g(x)).
 
     Args: pair (one of ``toy.DENSITY_PAIRS``; the data module serves its p_data),
-    discriminator (keyword arguments of :class:`Discriminator`, 1-D input), lr (Adam).
+    discriminator (keyword arguments of :class:`Discriminator`, 1-D input), lr (Adam's initial
+    rate, decayed to zero over the run).
     The test logs ``test/optimality_gap`` = E|D(x) - D*(x)| over the test points of p_data and
     as many points of p_g, and ``test/optimality_gap_half``, the same for the constant
     D = 1/2 (what D is before it learns anything).
@@ -100,8 +101,14 @@ class OptimalDiscriminatorModule(L.LightningModule):
         self.log("train/loss_d", loss, on_step=True, on_epoch=True)
         return loss
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr)
+    def configure_optimizers(self) -> dict[str, Any]:
+        """Adam, its rate decayed to zero over the run (cosine, per step): D converges to a
+        point for the fixed G instead of wandering with the noise of the minibatches."""
+        optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr)
+        decay = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=self.trainer.estimated_stepping_batches
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "step"}}
 
     def test_step(self, batch, batch_idx: int) -> None:
         self.test_points.append(batch[0])
@@ -162,6 +169,7 @@ class RingGANModule(AdversarialGame):
         ]
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self.log("train/iterations", self.iterations.float())  # picks the last checkpoint
 
     def test_step(self, batch, batch_idx: int) -> None:
