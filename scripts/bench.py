@@ -200,6 +200,7 @@ def lstm_rows(args: argparse.Namespace, peak: float) -> list[tuple[str, str, str
             f"{t['ratio_1997_to_torch']:.2f}",
             f"{t['lstm1997_s'] * 1e3:.1f} vs {t['torch_lstm_s'] * 1e3:.1f} ms per pass; pairs "
             f"{t['ratio_1997_to_torch_low']:.2f}-{t['ratio_1997_to_torch_high']:.2f}; "
+            f"the online update of fast.py {t['ratio_1997_fused_to_torch']:.2f}, "
             f"full BPTT {t['ratio_full_bptt_to_torch']:.2f}, "
             f"forget gate {t['ratio_forget_gate_to_torch']:.2f}",
         )

@@ -4,14 +4,16 @@ paper's learning rate, stopped by the experiment's stopping rule, judged by its 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
 
-from papers.lstm import tasks
+from papers.lstm import fast, tasks
 from papers.lstm.data import settings_for
 from papers.lstm.model import MemoryCellNetwork, build_network, squared_error
 from papers.lstm.paper import reported_for_run
@@ -35,9 +37,10 @@ class LSTMModule(L.LightningModule):
         sequences is less than this fraction below the previous window's.
     update: when the weights change. "step": after every time step (real-time learning, the
         paper's RTRL variant, Section 4; ``realtime.py``; 1997 network only). "sequence": once per
-        batch of sequences, by autograd. None: "step" for the experiments with error signals at
-        every step (Exp. 1, 2a, 2b) when the network is the 1997 one, else "sequence" (the same
-        thing where errors come only at the sequence end).
+        batch of sequences, by autograd (the 1997 network with the truncated gradient in one CPU
+        process: the same update in closed form, ``fast.py``). None: "step" for the experiments
+        with error signals at every step (Exp. 1, 2a, 2b) when the network is the 1997 one, else
+        "sequence" (the same thing where errors come only at the sequence end).
 
     Each sequence counts as one online update of the paper: the training loss is the sum of the
     sequences' errors (not their mean), so a batch of B sequences makes the step that B online
@@ -70,9 +73,13 @@ class LSTMModule(L.LightningModule):
             forget_gate_bias=None if forget_gate_bias is None else tuple(forget_gate_bias),
         )
         self.update = choose_update(update, settings, network, gradient)
+        # An update made without autograd, inside the training step: real-time learning
+        # (realtime.py), or one update per batch in closed form (fast.py, chosen in on_fit_start).
+        self.manual_update: Callable[..., Tensor] | None = None
         if self.update == "step":
             check_realtime(self.net)
-            self.automatic_optimization = False  # realtime.py changes the weights itself
+            self.manual_update = realtime_update
+            self.automatic_optimization = False
         self.grows_memory = settings.add_memory_on_plateau and isinstance(
             self.net, MemoryCellNetwork
         )
@@ -87,6 +94,10 @@ class LSTMModule(L.LightningModule):
         self.recent = tasks.RecentSequences(rule.size) if rule.source == "recent" else None
         self.judged: list[tuple[Tensor, ...]] = []
         self.streams: list[tuple[Tensor, ...]] = []  # the continual task's per-stream measures
+        # train/loss, summed over the epoch's sequences and logged at its end: a log call per
+        # online step cost about a quarter of the step
+        self.epoch_error: Tensor | float = 0.0
+        self.epoch_sequences = 0
 
     # --- training ---------------------------------------------------------------------------------
 
@@ -96,6 +107,18 @@ class LSTMModule(L.LightningModule):
                 "update='step' changes the weights inside each process; it runs in one process "
                 "only (use model.update=sequence with DDP)"
             )
+        trainer = self.trainer
+        if (
+            self.update == "sequence"
+            and fast.applies(self.net)
+            and trainer.world_size == 1
+            and trainer.accumulate_grad_batches == 1
+            and trainer.gradient_clip_val is None
+        ):
+            # autograd's update to float precision, a few times faster (bench.py); DDP, gradient
+            # accumulation and clipping need autograd's gradients
+            self.manual_update = fast.sequence_update
+            self.automatic_optimization = False
 
     def forward(self, inputs: Tensor) -> Tensor:
         self.forward_settings()
@@ -106,9 +129,9 @@ class LSTMModule(L.LightningModule):
             self.net.memory_enabled = bool(self.memory_added)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        if self.update == "step":
+        if self.manual_update is not None:
             self.forward_settings()
-            outputs = realtime_update(
+            outputs = self.manual_update(
                 self.net, batch.inputs, batch.targets, batch.mask, self.learning_rate
             )
             # The weights have changed already; the optimizer's step (no gradients: a no-op)
@@ -119,12 +142,13 @@ class LSTMModule(L.LightningModule):
         errors = squared_error(outputs, batch.targets, batch.mask)
         world_size = self.trainer.world_size
         self.sequences_seen += len(errors) * world_size
-        self.log("train/loss", errors.mean(), on_step=False, on_epoch=True, sync_dist=True)
+        self.epoch_error = self.epoch_error + errors.detach().sum()
+        self.epoch_sequences += len(errors)
         if not bool(self.memory_added):
             self.watch_plateau(*self.global_batch(errors.detach()))
         if self.recent is not None:
             self.judge_recent(outputs.detach(), batch)
-        if self.update == "step":  # the weights have changed; the errors are only reported
+        if self.manual_update is not None:  # the weights have changed; the errors are reported
             return errors.sum().detach()
         # Gradients are averaged over processes: times world_size gives the sum over the batch.
         return errors.sum() * world_size
@@ -139,8 +163,10 @@ class LSTMModule(L.LightningModule):
     def judge_recent(self, outputs: Tensor, batch: Batch) -> None:
         """Rules on the most recent training sequences (Exp. 4-6), checked after every batch."""
         self.recent.add(*self.global_batch(*judge(outputs, batch, self.settings)))
-        rule = self.settings.stop
-        if self.sequences_to_success < 0 and rule.met(self.recent.correct, self.recent.abs_error):
+        recent, rule = self.recent, self.settings.stop
+        if self.sequences_to_success < 0 and rule.met(
+            recent.correct, recent.abs_error, recent.error
+        ):
             self.stop_training()
 
     def watch_plateau(self, errors: Tensor) -> None:
@@ -162,6 +188,9 @@ class LSTMModule(L.LightningModule):
         self.trainer.should_stop = True
 
     def on_train_epoch_end(self) -> None:
+        if self.epoch_sequences:
+            self.log_value("train/loss", self.epoch_error / self.epoch_sequences)
+            self.epoch_error, self.epoch_sequences = 0.0, 0
         self.log_value("train/sequences", self.sequences_seen.float())
         self.log_value("train/success", float(self.sequences_to_success >= 0))
         if self.sequences_to_success >= 0:
@@ -178,6 +207,7 @@ class LSTMModule(L.LightningModule):
         if self.recent is not None:
             self.log_value("train/recent_wrong", (~self.recent.correct).sum().float())
             self.log_value("train/recent_mean_abs_error", self.recent.abs_error.mean())
+            self.log_value("train/recent_mean_error", self.recent.error.mean())
 
     def log_value(self, name: str, value: Tensor | float) -> None:
         """An epoch-level value that every process computed alike (synced to keep DDP quiet)."""
@@ -192,7 +222,7 @@ class LSTMModule(L.LightningModule):
         self.collect(batch)
 
     def on_validation_epoch_end(self) -> None:
-        correct, abs_error, errors, _ = self.gather_judged()
+        correct, abs_error, error, errors, _ = self.gather_judged()
         streams = self.gather_streams()
         if self.trainer.sanity_checking:
             return
@@ -207,9 +237,9 @@ class LSTMModule(L.LightningModule):
         if settings.stop.source != "test" or self.sequences_to_success >= 0:
             return
         first = settings.first_stop
-        if first is not None and self.sequences_to_st1 < 0 and first.met(correct, abs_error):
+        if first is not None and self.sequences_to_st1 < 0 and first.met(correct, abs_error, error):
             self.sequences_to_st1.copy_(self.sequences_seen)
-        if settings.stop.met(correct, abs_error):
+        if settings.stop.met(correct, abs_error, error):
             self.stop_training()
 
     # --- test: the success criterion on a fresh test set ------------------------------------------
@@ -218,14 +248,15 @@ class LSTMModule(L.LightningModule):
         self.collect(batch)
 
     def on_test_epoch_end(self) -> None:
-        correct, abs_error, errors, squared = self.gather_judged()
+        correct, abs_error, error, errors, squared = self.gather_judged()
         wrong, size = int((~correct).sum()), len(correct)
-        success = criterion_met(self.settings.stop, correct, abs_error)
+        success = criterion_met(self.settings.stop, correct, abs_error, error)
         self.log_value("test/wrong_predictions", float(wrong))
         self.log_value("test/size", float(size))
         self.log_value("test/fraction_misclassified", wrong / size)
         self.log_value("test/mean_abs_error", abs_error.mean())
         self.log_value("test/mse", squared.mean())
+        self.log_value("test/mean_error", error.mean())
         self.log_value("test/loss", errors.mean())
         self.log_value("test/success", float(success))
         self.log_streams("test", self.gather_streams())
@@ -238,10 +269,13 @@ class LSTMModule(L.LightningModule):
         outputs, states = self.outputs_and_states(batch.inputs)
         if self.settings.task == "continual":
             self.streams.append(stream_measures(outputs, states, batch, self.settings))
-        correct, abs_error = judge(outputs, batch, self.settings)
         errors = squared_error(outputs, batch.targets, batch.mask)
         self.judged.append(
-            (correct, abs_error, errors, judged_squared_error(outputs, batch, self.settings))
+            (
+                *judge(outputs, batch, self.settings),
+                errors,
+                judged_squared_error(outputs, batch, self.settings),
+            )
         )
 
     def outputs_and_states(self, inputs: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -302,12 +336,13 @@ class LSTMModule(L.LightningModule):
             checkpoint["recent_sequences"] = {
                 "correct": self.recent.correct,
                 "abs_error": self.recent.abs_error,
+                "error": self.recent.error,
             }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.recent is not None and "recent_sequences" in checkpoint:
-            self.recent.correct = checkpoint["recent_sequences"]["correct"]
-            self.recent.abs_error = checkpoint["recent_sequences"]["abs_error"]
+            for name, values in checkpoint["recent_sequences"].items():
+                setattr(self.recent, name, values)
 
 
 UPDATES = ("sequence", "step")
@@ -329,12 +364,23 @@ def choose_update(
     return "step" if every_step and paper_network else "sequence"
 
 
-def judge(outputs: Tensor, batch: Batch, settings: tasks.TaskSettings) -> tuple[Tensor, Tensor]:
-    """Each sequence: processed correctly (Table 11's criterion) and its mean absolute error."""
+def judge(
+    outputs: Tensor, batch: Batch, settings: tasks.TaskSettings
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Each sequence: processed correctly (Table 11's criterion), its mean absolute error and its
+    error E (``sequence_error``)."""
     return (
         tasks.sequence_correct(outputs, batch, settings),
         tasks.sequence_abs_error(outputs, batch, settings),
+        sequence_error(outputs, batch),
     )
+
+
+def sequence_error(outputs: Tensor, batch: Batch) -> Tensor:
+    """[B]: each sequence's error E, eq. (16)'s squared error sum_k (t^k - y^k)^2 (without the 1/2
+    of the training loss) summed over its target steps: what ST3 averages ("average training
+    error below beta", Table 11). Exp. 4-6 have one target step: E at the sequence end."""
+    return 2.0 * squared_error(outputs, batch.targets, batch.mask)
 
 
 def concatenated(rows: list[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
@@ -360,13 +406,14 @@ def judged_squared_error(outputs: Tensor, batch: Batch, settings: tasks.TaskSett
     return total / (steps.sum(dim=(1, 2)) * outputs.shape[-1])
 
 
-def criterion_met(rule: StoppingRule, correct: Tensor, abs_error: Tensor) -> bool:
+def criterion_met(rule: StoppingRule, correct: Tensor, abs_error: Tensor, error: Tensor) -> bool:
     """The stopping rule applied to a whole set: at most the rule's fraction of wrong sequences
-    and, if the rule has one, the mean absolute error below its bound."""
+    and, where the rule has them, the mean absolute error and the mean error E below its bounds."""
     wrong_fraction = float((~correct).float().mean())
     if wrong_fraction > rule.max_wrong / rule.size:
         return False
-    return rule.max_mean_abs_error is None or float(abs_error.mean()) < rule.max_mean_abs_error
+    whole_set = dataclasses.replace(rule, size=len(correct), max_wrong=len(correct))
+    return whole_set.met(correct, abs_error, error)
 
 
 def criterion_text(settings: tasks.TaskSettings) -> str:
@@ -385,4 +432,6 @@ def describe_rule(rule: StoppingRule) -> str:
     text = f"at most {rule.max_wrong} wrong of {where}"
     if rule.max_mean_abs_error is not None:
         text += f" and their mean |error| < {rule.max_mean_abs_error:g}"
+    if rule.max_mean_error is not None:
+        text += f" and their mean squared error E (eq. (16)) < {rule.max_mean_error:g}"
     return text

@@ -13,6 +13,8 @@ stands in for. Our metric keys:
 - ``test/mean_abs_error``: mean absolute difference between output and target (Table 6: the
   noise-free target).
 - ``test/mse``: Table 8's "MSE" of the test set (the paper does not define it further).
+- ``test/mean_error``: the mean over test sequences of the error E (eq. (16), summed over a
+  sequence's target steps; ``module.sequence_error``), the error ST3 bounds (Table 11).
 
 Every ``Reported.setting`` starts with ``task=<id>`` (a key of ``tasks.SETTINGS``) and the variation
 (``tasks.task_settings`` overrides, e.g. ``T=500``), then ``;`` and a description; use

@@ -397,22 +397,32 @@ def temporal_order(
 @dataclass(frozen=True)
 class StoppingRule:
     """When training stops: on ``size`` sequences (a fresh test sample, or the ``size`` most recent
-    training sequences), at most ``max_wrong`` are processed incorrectly and, if given, the mean
-    absolute error (at the judged steps, over output units) is below ``max_mean_abs_error``."""
+    training sequences), at most ``max_wrong`` are processed incorrectly and, if given, their mean
+    absolute error (at the judged steps, over output units) is below ``max_mean_abs_error`` (ST2,
+    Exp. 3) and their mean error E is below ``max_mean_error`` (ST3, Exp. 4 and 6: "average
+    training error below beta"; E is eq. (16)'s squared error summed over the sequence's target
+    steps, see ``module.sequence_error``)."""
 
     source: Literal["test", "recent"]
     size: int
     max_wrong: int = 0
     max_mean_abs_error: float | None = None
+    max_mean_error: float | None = None
 
-    def met(self, correct: Tensor, abs_error: Tensor) -> bool:
-        """``correct`` and ``abs_error`` [N] of the last ``size`` sequences judged (N >= size)."""
+    def met(self, correct: Tensor, abs_error: Tensor, error: Tensor) -> bool:
+        """``correct``, ``abs_error`` and ``error`` [N] of the last ``size`` sequences judged
+        (N >= size)."""
         if len(correct) < self.size:
             return False
-        correct, abs_error = correct[-self.size :], abs_error[-self.size :]
-        if int((~correct).sum()) > self.max_wrong:
+        if int((~correct[-self.size :]).sum()) > self.max_wrong:
             return False
-        return self.max_mean_abs_error is None or float(abs_error.mean()) < self.max_mean_abs_error
+        return all(
+            bound is None or float(values[-self.size :].mean()) < bound
+            for bound, values in (
+                (self.max_mean_abs_error, abs_error),
+                (self.max_mean_error, error),
+            )
+        )
 
 
 class RecentSequences:
@@ -423,10 +433,12 @@ class RecentSequences:
         self.size = size
         self.correct = torch.zeros(0, dtype=torch.bool)
         self.abs_error = torch.zeros(0)
+        self.error = torch.zeros(0)
 
-    def add(self, correct: Tensor, abs_error: Tensor) -> None:
+    def add(self, correct: Tensor, abs_error: Tensor, error: Tensor) -> None:
         self.correct = torch.cat([self.correct, correct.detach().cpu()])[-self.size :]
         self.abs_error = torch.cat([self.abs_error, abs_error.detach().float().cpu()])[-self.size :]
+        self.error = torch.cat([self.error, error.detach().float().cpu()])[-self.size :]
 
 
 @dataclass(frozen=True)
@@ -531,6 +543,9 @@ def _lag_settings(task: str, p: int = 100):
         input_gate_bias=None,
         output_gate_bias=None,
         learning_rate=1.0,
+        # 2a: at every step, as its text says ("always below 0.25"), where 2b's text says "at
+        # sequence end"; Table 11's ABS(0.25) says at sequence end for both (README, deviations:
+        # task_options={judged_at:end} runs Table 11's reading).
         judged_at="all" if task == "2a" else "end",
         tolerance=0.25,
         test_size=10_000,
@@ -620,7 +635,7 @@ def _adding_settings(T: int = 100):
         judged_at="end",
         tolerance=0.04,
         test_size=2560,
-        stop=StoppingRule("recent", 2000, max_mean_abs_error=0.01),
+        stop=StoppingRule("recent", 2000, max_mean_error=0.01),
         trials=10,  # ST3(0.01)
     )
 
@@ -671,7 +686,7 @@ def _temporal_order_settings(task: str):
         judged_at="end",
         tolerance=0.3,
         test_size=2560,
-        stop=StoppingRule("recent", 2000, max_mean_abs_error=0.1),
+        stop=StoppingRule("recent", 2000, max_mean_error=0.1),  # ST3(0.1)
         trials=20 if six_a else 10,
     )
 

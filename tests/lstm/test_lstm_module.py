@@ -139,16 +139,19 @@ def test_test_metrics_count_the_sequences_outside_the_tolerance():
 
 
 def test_success_criterion_scales_the_stopping_rule_to_the_test_set():
-    st3 = tasks.SETTINGS["4"].stop  # 0 wrong of 2000 and mean |error| < 0.01
+    st3 = tasks.SETTINGS["4"].stop  # 0 wrong of 2000 and mean E < 0.01
     correct, small = torch.ones(2560, dtype=torch.bool), torch.full((2560,), 0.005)
-    assert criterion_met(st3, correct, small)
-    assert not criterion_met(st3, correct, small * 3)
+    assert criterion_met(st3, correct, small, small)
+    assert not criterion_met(st3, correct, small, small * 3)
+    assert criterion_met(st3, correct, small * 3, small)  # ST3 bounds E, not the mean |error|
     correct[0] = False
-    assert not criterion_met(st3, correct, small)
+    assert not criterion_met(st3, correct, small, small)
     multiplication = tasks.SETTINGS["5"].stop  # fewer than 140 of 2000 wrong
     wrong = torch.arange(2560) >= int(2560 * 139 / 2000)
-    assert criterion_met(multiplication, wrong, small)
-    assert not criterion_met(multiplication, torch.arange(2560) >= 178 + 1, small)
+    assert criterion_met(multiplication, wrong, small, small)
+    assert not criterion_met(multiplication, torch.arange(2560) >= 178 + 1, small, small)
+    st2 = tasks.SETTINGS["3a"].stop  # mean |error| < 0.01
+    assert not criterion_met(st2, torch.ones(2560, dtype=torch.bool), small * 3, small)
 
 
 def test_memory_cell_is_added_once_the_error_stops_decreasing():
@@ -216,6 +219,7 @@ def test_resumed_run_repeats_the_uninterrupted_one(tmp_path, update):
     assert int(resumed.sequences_seen) == int(straight.sequences_seen) == 32
     assert resumed_fit.global_step == 8  # 2 epochs of 4 updates, the real-time ones included
     torch.testing.assert_close(resumed.recent.abs_error, straight.recent.abs_error)
+    torch.testing.assert_close(resumed.recent.error, straight.recent.error)
     for a, b in zip(resumed.parameters(), straight.parameters(), strict=True):
         torch.testing.assert_close(a, b)
     assert not torch.equal(first.net.weight_output, straight.net.weight_output)

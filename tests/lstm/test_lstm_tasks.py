@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from common.registry import get
 from papers.lstm import tasks
+from papers.lstm.module import judge
 from papers.lstm.paper import PAPER, reported_for_run, reported_for_task
 
 # The Reber grammar of Figure 3 as a regular expression, derived by hand from the graph.
@@ -252,6 +253,8 @@ def test_task_2a_judges_every_step_and_2b_only_the_last():
     torch.testing.assert_close(
         tasks.sequence_abs_error(outputs, batch, tasks.SETTINGS["2a"]), torch.tensor([0.05, 0.05])
     )
+    table_11 = tasks.task_settings("2a", judged_at="end")  # ABS(0.25) "at sequence end"
+    assert tasks.sequence_correct(outputs, batch, table_11).tolist() == [True, False]
 
 
 def test_task_3c_is_judged_against_the_noise_free_targets():
@@ -281,26 +284,49 @@ def test_reber_criterion_wants_the_legal_symbols_most_active():
 
 
 def test_stopping_rules_count_wrong_sequences_and_mean_error():
-    st3 = tasks.SETTINGS["4"].stop  # ST3(0.01): 2000 recent sequences correct, mean error < 0.01
+    st3 = tasks.SETTINGS["4"].stop  # ST3(0.01): 2000 recent sequences correct, mean E < 0.01
     recent = tasks.RecentSequences(st3.size)
-    recent.add(torch.ones(1999, dtype=torch.bool), torch.full((1999,), 0.005))
-    assert not st3.met(recent.correct, recent.abs_error)  # not yet 2000 sequences
-    recent.add(torch.tensor([True]), torch.tensor([0.005]))
-    assert st3.met(recent.correct, recent.abs_error)
-    recent.add(torch.tensor([False]), torch.tensor([0.005]))
-    assert len(recent.correct) == 2000 and not st3.met(recent.correct, recent.abs_error)
-    assert not st3.met(torch.ones(2000, dtype=torch.bool), torch.full((2000,), 0.02))
+    small = torch.full((1999,), 0.005)
+    recent.add(torch.ones(1999, dtype=torch.bool), small, small)
+    assert not st3.met(recent.correct, recent.abs_error, recent.error)  # not yet 2000 sequences
+    recent.add(torch.tensor([True]), torch.tensor([0.005]), torch.tensor([0.005]))
+    assert st3.met(recent.correct, recent.abs_error, recent.error)
+    recent.add(torch.tensor([False]), torch.tensor([0.005]), torch.tensor([0.005]))
+    assert len(recent.correct) == len(recent.error) == 2000
+    assert not st3.met(recent.correct, recent.abs_error, recent.error)
+    right = torch.ones(2000, dtype=torch.bool)
+    assert not st3.met(right, torch.zeros(2000), torch.full((2000,), 0.02))
     n_seq = tasks.task_settings("5", n_seq=13).stop  # fewer than 13 of 2000 wrong
     correct = torch.ones(2000, dtype=torch.bool)
     correct[:12] = False
-    assert n_seq.met(correct, torch.zeros(2000))
+    assert n_seq.met(correct, torch.zeros(2000), torch.zeros(2000))
     correct[12] = False
-    assert not n_seq.met(correct, torch.zeros(2000))
+    assert not n_seq.met(correct, torch.zeros(2000), torch.zeros(2000))
     st1, st2 = tasks.SETTINGS["3b"].first_stop, tasks.SETTINGS["3b"].stop
     correct = torch.ones(256, dtype=torch.bool)
     correct[:5] = False  # "less than 6 out of 256" misclassified
-    assert st1.met(correct, torch.full((256,), 0.05))
-    assert not st2.met(correct, torch.full((256,), 0.05)) and st2.met(correct, torch.zeros(256))
+    assert st1.met(correct, torch.full((256,), 0.05), torch.zeros(256))
+    assert not st2.met(correct, torch.full((256,), 0.05), torch.zeros(256))
+    assert st2.met(correct, torch.zeros(256), torch.full((256,), 0.05))  # ST2: absolute error
+
+
+def test_st3_bounds_the_papers_squared_error_not_the_absolute_one():
+    """ST3(0.1) of Exp. 6a: every one of the 4 outputs off by 0.15 is a correct sequence (ABS(0.3))
+    whose error E (eq. (16)) is 4 * 0.15^2 = 0.09, below 0.1, though its mean |error| is 0.15;
+    off by 0.16, E = 0.1024 and the rule does not hold."""
+    settings = tasks.SETTINGS["6a"]
+    targets = torch.zeros(2000, 3, 4)
+    targets[:, 2, 1] = 1.0
+    mask = torch.zeros(2000, 3, dtype=torch.bool)
+    mask[:, 2] = True
+    batch = batch_with(targets, mask)
+    for offset, stops in ((0.15, True), (0.16, False)):
+        outputs = (targets + offset * (1 - 2 * targets)) * mask.unsqueeze(-1)
+        correct, abs_error, error = judge(outputs, batch, settings)
+        assert bool(correct.all())
+        torch.testing.assert_close(abs_error, torch.full((2000,), offset))
+        torch.testing.assert_close(error, torch.full((2000,), 4 * offset**2))
+        assert settings.stop.met(correct, abs_error, error) is stops
 
 
 def test_settings_hold_the_papers_values_and_variations():
