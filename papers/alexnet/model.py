@@ -99,7 +99,12 @@ class AlexNet(nn.Module):
         act, (pool_size, pool_stride) = ACTIVATIONS[activation], POOLING[pooling]
 
         def pool() -> nn.Module:
-            return nn.MaxPool2d(pool_size, pool_stride)
+            # Overlapping pooling counts its outputs as cuda-convnet does, keeping the border
+            # (ceil); non-overlapping pooling does not (floor). At the paper's 55/27/13 maps both
+            # give 27/13/6, the "output of equivalent dimensions" of Section 3.4; on the even
+            # maps of smaller crops (24: 24/12/6) both give 12/6/3, so the two arms keep equal
+            # map sizes and weight counts at every scale.
+            return nn.MaxPool2d(pool_size, pool_stride, ceil_mode=pooling == "overlapping")
 
         # (name, out channels, kernel, stride, padding, groups, followed by LRN + pool / pool)
         plan = [

@@ -77,6 +77,26 @@ def test_initialisation_follows_section_5():
         AlexNet(**SMALL, bias_one=("fc9",))
 
 
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "maps"),
+    [(224, 11, 4, 2, [27, 13, 6]), (24, 5, 1, 2, [12, 6, 3])],  # the paper; the CIFAR-10 crops
+)
+def test_both_pooling_arms_give_equal_maps_and_weights(size, kernel, stride, padding, maps):
+    """Section 3.4 compares 3/2 with 2/2 pooling at "equivalent dimensions": the 224 net's
+    27/13/6 maps, and equal maps (so an equal fc6) on the 24x24 crops of the CIFAR-10 claims."""
+    shape = dict(conv1_kernel=kernel, conv1_stride=stride, conv1_padding=padding, input_size=size)
+    nets = {p: AlexNet(**{**SMALL, **shape}, pooling=p) for p in ("overlapping", "non_overlapping")}
+    for net in nets.values():
+        x, sides = torch.zeros(1, 3, size, size), []
+        for layer in net.features:
+            x = layer(x)
+            if isinstance(layer, nn.MaxPool2d):
+                sides.append(x.shape[-1])
+        assert sides == maps
+    counts = {p: sum(w.numel() for w in net.parameters()) for p, net in nets.items()}
+    assert counts["overlapping"] == counts["non_overlapping"]
+
+
 def test_ablation_switches():
     types = lambda net: {type(m) for m in net.modules()}  # noqa: E731
     assert nn.Tanh in types(AlexNet(**SMALL, activation="tanh"))
