@@ -106,7 +106,7 @@ def logistic_regression(cfg: DictConfig) -> dict[str, Any]:
 
 def capped(model: Any) -> str:
     """Says so when a scikit-learn fit stopped at its iteration cap, not at convergence."""
-    stopped = model.n_iter_.max() >= model.max_iter
+    stopped = np.max(model.n_iter_) >= model.max_iter
     return f"; stopped at its cap of {model.max_iter} iterations" if stopped else ""
 
 

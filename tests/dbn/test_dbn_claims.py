@@ -15,7 +15,7 @@ from test_dbn_module import digits
 from common import registry
 from common.claims import NOT_RUN
 from common.train import train
-from papers.dbn.claims import CLAIMS, REDUCED_MNIST
+from papers.dbn.claims import CLAIMS, MID_SCALE_MNIST, REDUCED_MNIST
 from papers.dbn.judge import agreement, fit_judge, judge_labels
 from papers.dbn.module import DBNModule, pixels
 
@@ -114,17 +114,37 @@ def test_the_judge_tells_apart_classes_that_no_linear_classifier_can():
 
 
 # ----- the claims and preset=paper ------------------------------------------------------------
-def test_claims_share_one_reduced_set_up_and_the_paper_scale_one_is_not_run_here():
+def test_claims_share_one_reduced_set_up_and_the_paper_scale_one_is_not_run_here(make_config):
     claims = {c.id: c for c in registry.claims("dbn")}
     assert "experiment=dbn/paper" in claims["mnist-1.25"].not_run_here
     measured = [c for c in CLAIMS if not c.not_run_here]
-    assert {c.overrides for c in measured} == {REDUCED_MNIST}
+    assert {c.overrides for c in measured} == {REDUCED_MNIST, MID_SCALE_MNIST}
+    reduced, mid = (make_config("paper=dbn", *o) for o in (REDUCED_MNIST, MID_SCALE_MNIST))
+    assert reduced.model == mid.model and list(mid.model.sizes) == [784, 200, 200, 500]
+    assert (reduced.data.per_class, mid.data.per_class) == (300, 4400)  # 3,000 and 44,000
+    assert mid.data.val_size == 10_000 and mid.data.all_training_from_epoch is None
     assert {c.measure for c in measured} == {
         "test/error",
         "test/up_down_gain",
         "test/sample_agreement_vs_real",
     }
     assert NOT_RUN == "not run here"
+
+
+def test_the_same_size_backprop_net_has_the_dbns_hidden_layers_and_learns(make_config):
+    """The sceptic's discriminative net of reduced-mnist-error: the DBN's hidden sizes, 10
+    outputs, weight decay chosen on validation; on the 8x8 digits it is far better than chance."""
+    from papers.dbn.baselines import same_size_backprop_net
+
+    assert "papers.dbn.baselines:same_size_backprop_net" in CLAIMS[1].baselines
+    cfg = make_config("paper=dbn", "model.sizes=[64,16,12,20]")
+    result = same_size_backprop_net(cfg)
+    weights = 64 * 16 + 16 + 16 * 12 + 12 + 12 * 20 + 20 + 20 * 10 + 10
+    assert result["parameters"] == weights and result["name"].startswith(
+        "backprop net 64-16-12-20-10"
+    )
+    assert result["measure"] == "test/error" and 0 < result["value"] < 0.5  # chance: 0.9
+    assert result["setting"].startswith("alpha=") and "on validation" in result["setting"]
 
 
 def test_paper_preset_is_section_6s_protocol(make_config):
