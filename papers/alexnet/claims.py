@@ -1,19 +1,18 @@
 """AlexNet's claims (common/claims.py). The ImageNet results need ILSVRC and GPUs; the ablations
-run on CIFAR-10 from the data directory at reduced scale: Figure 1 and Section 3.3 with the
-four-layer net (recipe alexnet/four_layer), Sections 3.4-5 with the scaled AlexNet (recipe
-alexnet/cifar10). Budgets and minutes per run were measured on one core of this machine."""
+run on CIFAR-10 from the data directory at reduced scale: Figure 1 with the four-layer net (recipe
+alexnet/four_layer), Section 3.3 with cuda-convnet's conv-local net (recipe alexnet/conv_local),
+Sections 3.4-5 with the scaled AlexNet (recipe alexnet/cifar10). Budgets and minutes per run
+were measured on one core of this machine."""
 
 from common.baselines import IMAGE_BASELINES
 from common.claims import Arm, Claim, Lower, Matches, RatioAtLeast, percent
 from common.registry import Reported
 from papers.alexnet.paper import (
-    FOUR_LAYER as SECTION_3_3,
-)
-from papers.alexnet.paper import (
     MIDDLE_LAYER_LOSS,
     OVERLAP_GAIN,
     RELU_SPEEDUP,
     RELU_TARGET_ERROR,
+    SECTION_3_3,
     TABLE_1,
     TABLE_2,
 )
@@ -21,6 +20,15 @@ from papers.alexnet.paper import (
 PAPER_SCALE = "python scripts/train.py experiment=alexnet/paper trainer=ddp"
 
 FOUR_LAYER = ("experiment=alexnet/four_layer",)
+# Section 3.3's net as cuda-convnet's conv-local-11pct files train it (about 520 epochs on 50,000
+# images there); here 10,000 images, 2,000 for validation and 8 epochs, about 7 minutes a run on
+# one shared core: the budget, not the method, bounds what it can show against 13% / 11%.
+CONV_LOCAL = (
+    "experiment=alexnet/conv_local",
+    "data.train_size=10000",
+    "data.val_size=2000",
+    "trainer.max_epochs=8",
+)
 SCALED = ("experiment=alexnet/cifar10",)
 FULL = Arm("full")  # the scaled AlexNet as the paper trains it; shared by the ablations below
 
@@ -72,17 +80,18 @@ CLAIMS = (
     ),
     Claim(
         id="lrn",
-        statement="local response normalisation lowers the four-layer net's CIFAR-10 test error",
+        statement="local response normalisation lowers the CIFAR-10 test error of Section 3.3's "
+        "net (cuda-convnet's layers-conv-local-11pct, with and without its two LRN layers)",
         source="Section 3.3",
         paper=f"{percent(SECTION_3_3[False])} test error without normalisation, "
         f"{percent(SECTION_3_3[True])} with",
         measure="test/error",
         rule=Lower(better="lrn", worse="no-lrn"),
-        arms=(Arm("lrn", ("model.four_layer.lrn=true",)), Arm("no-lrn")),
-        overrides=(*FOUR_LAYER, "data.train_size=10000", "trainer.max_epochs=6"),
+        arms=(Arm("lrn"), Arm("no-lrn", ("model.conv_local.lrn=false",))),
+        overrides=CONV_LOCAL,
         baselines=IMAGE_BASELINES,  # on the same 10,000 training images
         seeds=(0, 1, 2),
-        minutes=3.9,
+        minutes=7.0,  # estimated from 0.35 s per batch of 128 on one core
         reported=(SECTION_3_3[False], SECTION_3_3[True]),
     ),
     ablation(

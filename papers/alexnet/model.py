@@ -26,6 +26,12 @@ LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")  # Section 5: these biases start at 1
 
 
+def weighted_layers(*blocks: nn.Sequential) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
+    """The convolutional and fully connected layers of ``blocks``, by name, in order."""
+    children = [child for block in blocks for child in block.named_children()]
+    return [(n, m) for n, m in children if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
 class LocalResponseNorm(nn.Module):
     """Section 3.3: b^i = a^i / (k + alpha sum_{j=i-n/2}^{i+n/2} (a^j)^2)^beta over n adjacent maps.
 
@@ -161,8 +167,7 @@ class AlexNet(nn.Module):
 
     def named_layers(self) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
         """conv1..conv5 and fc6..fc8 (without a removed layer), by their names in the paper."""
-        children = [*self.features.named_children(), *self.classifier.named_children()]
-        return [(n, m) for n, m in children if isinstance(m, nn.Conv2d | nn.Linear)]
+        return weighted_layers(self.features, self.classifier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
@@ -207,10 +212,110 @@ class FourLayerNet(nn.Module):
         self.features = nn.Sequential(OrderedDict(layers))
         flat = self.features(torch.zeros(1, in_channels, input_size, input_size)).numel()
         self.classifier = nn.Sequential(OrderedDict([("fc4", nn.Linear(flat, num_classes))]))
-        for layer in (*self.features, *self.classifier):
-            if isinstance(layer, nn.Conv2d | nn.Linear):
-                nn.init.normal_(layer.weight, mean=0.0, std=init_std)
-                nn.init.zeros_(layer.bias)
+        for _, layer in self.named_layers():
+            nn.init.normal_(layer.weight, mean=0.0, std=init_std)
+            nn.init.zeros_(layer.bias)
+
+    def named_layers(self) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
+        """conv1..conv3 and fc4."""
+        return weighted_layers(self.features, self.classifier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
+
+
+class LocallyConnected2d(nn.Module):
+    """A convolution whose filters are not shared: every output position has its own
+    ``in_channels x kernel x kernel`` weights for each of ``out_channels`` maps, and its own bias
+    (cuda-convnet's ``type=local`` layer, which has no shared biases). Square input of side
+    ``input_size``, stride 1."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel: int, padding: int, input_size: int
+    ) -> None:
+        super().__init__()
+        self.kernel, self.padding = kernel, padding
+        self.output_size = input_size + 2 * padding - kernel + 1
+        positions = self.output_size**2
+        # weight[l, (c, i, j), o]: position l's filter o on input map c at offset (i, j)
+        self.weight = nn.Parameter(torch.empty(positions, in_channels * kernel**2, out_channels))
+        self.bias = nn.Parameter(torch.zeros(out_channels, self.output_size, self.output_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        patches = nn.functional.unfold(x, self.kernel, padding=self.padding)  # (N, C k k, L)
+        out = torch.bmm(patches.permute(2, 0, 1), self.weight)  # (L, N, O)
+        side = self.output_size
+        return out.permute(1, 2, 0).reshape(len(x), -1, side, side) + self.bias
+
+    def extra_repr(self) -> str:
+        positions, fan_in, out = self.weight.shape
+        return f"{fan_in // self.kernel**2}, {out}, kernel={self.kernel}, positions={positions}"
+
+
+class ConvLocalNet(nn.Module):
+    """Section 3.3's CIFAR-10 net: the paper's "four-layer CNN" (13% test error without
+    normalisation, 11% with) is Krizhevsky's cuda-convnet example ``layers-conv-local-11pct``
+    (and ``-13pct`` without normalisation), on 24x24 crops:
+
+        conv1  64 @ 5x5 pad 2 -> ReLU -> max-pool 3/2 -> [LRN]     24 -> 12
+        conv2  64 @ 5x5 pad 2 -> ReLU -> [LRN] -> max-pool 3/2     12 -> 6
+        local3 64 @ 3x3 pad 1, unshared -> ReLU                     6
+        local4 32 @ 3x3 pad 1, unshared -> ReLU                     6
+        fc10   10 (softmax in the loss)
+
+    Its LRN is cuda-convnet's ``cmrnorm`` with size 9, scale 0.001, pow 0.75: in the paper's
+    formula n = 9, k = 1 (cuda-convnet's default minDiv), alpha = 0.001 / 9 (cuda-convnet
+    divides the scale by the window), beta = 0.75; it acts on pixel values 0-255 minus the
+    mean. Weights start from N(0, initW^2) with the files' initW per layer, biases at 0.
+    ``lrn=False`` drops both normalisation layers and nothing else, so the two arms differ only
+    in Section 3.3's switch (the -13pct file also narrows local3 to 32 maps; see the README).
+    """
+
+    INIT_STD = {"conv1": 1e-4, "conv2": 0.01, "local3": 0.04, "local4": 0.04, "fc10": 0.01}
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        input_size: int = 24,
+        lrn: bool = True,
+        widths: tuple[int, ...] = (64, 64, 64, 32),
+    ) -> None:
+        super().__init__()
+        if len(widths) != 4:
+            raise ValueError(f"widths must list conv1, conv2, local3, local4, got {list(widths)}")
+
+        def norm() -> list[tuple[str, nn.Module]]:
+            return [("lrn", LocalResponseNorm(size=9, alpha=0.001 / 9, beta=0.75, k=1.0))]
+
+        def pool() -> nn.MaxPool2d:
+            return nn.MaxPool2d(3, 2, ceil_mode=True)  # cuda-convnet's outputsX=0: 24 -> 12 -> 6
+
+        block1 = [("conv", nn.Conv2d(in_channels, widths[0], 5, padding=2)), ("act", nn.ReLU())]
+        block1 += [("pool", pool())] + (norm() if lrn else [])
+        block2 = [("conv", nn.Conv2d(widths[0], widths[1], 5, padding=2)), ("act", nn.ReLU())]
+        block2 += (norm() if lrn else []) + [("pool", pool())]
+        self.conv1 = nn.Sequential(OrderedDict(block1))
+        self.conv2 = nn.Sequential(OrderedDict(block2))
+        side = self.conv2(self.conv1(torch.zeros(1, in_channels, input_size, input_size))).shape[-1]
+        self.local3 = LocallyConnected2d(widths[1], widths[2], 3, 1, side)
+        self.local4 = LocallyConnected2d(widths[2], widths[3], 3, 1, side)
+        self.fc10 = nn.Linear(widths[3] * side**2, num_classes)
+        for name, layer in self.named_layers():
+            nn.init.normal_(layer.weight, mean=0.0, std=self.INIT_STD[name])
+            nn.init.zeros_(layer.bias)
+
+    def named_layers(self) -> list[tuple[str, nn.Module]]:
+        """conv1, conv2, local3, local4, fc10: the layers with weights, by the files' names."""
+        return [
+            ("conv1", self.conv1.conv),
+            ("conv2", self.conv2.conv),
+            ("local3", self.local3),
+            ("local4", self.local4),
+            ("fc10", self.fc10),
+        ]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv2(self.conv1(x))  # (N, 64, 6, 6)
+        x = self.local4(self.local3(x).relu()).relu()  # (N, 32, 6, 6)
+        return self.fc10(x.flatten(1))

@@ -11,14 +11,15 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from common.checks import check_choice
 from papers.alexnet import augment
-from papers.alexnet.model import AlexNet, FourLayerNet
+from papers.alexnet.model import AlexNet, ConvLocalNet, FourLayerNet
 
 
 class AlexNetModule(L.LightningModule):
     """Args (all plain values, saved as hyperparameters so a checkpoint rebuilds the module):
     net: keyword arguments of :class:`AlexNet`.
-    network: "alexnet", or "four_layer" for the CIFAR-10 net of Figure 1 and Section 3.3
-        (:class:`FourLayerNet`, built from ``four_layer``'s keyword arguments instead of ``net``).
+    network: "alexnet"; "four_layer" for the CIFAR-10 net of Figure 1 (:class:`FourLayerNet`,
+        built from ``four_layer``'s keyword arguments instead of ``net``); "conv_local" for
+        Section 3.3's CIFAR-10 net (:class:`ConvLocalNet`, from ``conv_local``'s).
     image_size, channels: of the images the DataModule serves (256 and 3 in the paper).
     crop: side of the training / test crops (224 in the paper).
     flip, translate, pca_colour, pca_std, ten_crop, subtract_mean: the Section 4.1 switches
@@ -28,6 +29,9 @@ class AlexNetModule(L.LightningModule):
         alpha = 1e-4) and N(0, 0.01) initialisation act; 1 gives [0, 1], where LRN is in effect a
         constant factor 2^-0.75.
     lr, momentum, weight_decay: Section 5's SGD (0.01, 0.9, 0.0005).
+    layer_weight_decay: the weight decay of named layers' weights (the network's
+        ``named_layers()``), where it differs from ``weight_decay``, as cuda-convnet's layer
+        files set ``wc`` per layer.
     bias_lr_factor, bias_decay: the biases' rate is ``bias_lr_factor`` times the weights', with
         weight decay or without: 2 and false as the authors' cuda-convnet layer files train them
         (epsB = 2 epsW, no wc), which the paper preset follows since Section 5 states its rule
@@ -59,12 +63,14 @@ class AlexNetModule(L.LightningModule):
         lr: float = 0.01,
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
+        layer_weight_decay: dict[str, float] | None = None,
         bias_lr_factor: float = 1.0,
         bias_decay: bool = True,
         lr_factor: float = 0.1,
         lr_patience: int = 5,
         network: str = "alexnet",
         four_layer: dict[str, Any] | None = None,
+        conv_local: dict[str, Any] | None = None,
         target_train_error: float | None = None,
         stop_at_target: bool = False,
         clean_train_images: int = 0,
@@ -74,14 +80,21 @@ class AlexNetModule(L.LightningModule):
             raise ValueError(f"crop={crop} is larger than the images ({image_size})")
         self.save_hyperparameters(logger=False)  # the run config already holds them
         check_choice("network", network, NETWORKS)
-        kwargs = net if network == "alexnet" else (four_layer or {})
-        self.net = NETWORKS[network](in_channels=channels, input_size=crop, **kwargs)
+        kwargs = {"alexnet": net, "four_layer": four_layer, "conv_local": conv_local}[network]
+        self.net = NETWORKS[network](in_channels=channels, input_size=crop, **(kwargs or {}))
+        layers = dict(self.net.named_layers())
+        unknown = set(layer_weight_decay or {}) - set(layers)
+        if unknown:
+            raise ValueError(
+                f"layer_weight_decay names {sorted(unknown)}; the {network} net's layers are "
+                + ", ".join(layers)
+            )
         # Training-set statistics, filled in once by setup() and kept in every checkpoint.
         self.register_buffer("mean_image", torch.zeros(channels, image_size, image_size))
         self.register_buffer("eigenvalues", torch.zeros(3))
         self.register_buffer("eigenvectors", torch.zeros(3, 3))
         self.register_buffer("statistics_ready", torch.tensor(False))
-        num_classes = kwargs.get("num_classes", 1000)
+        num_classes = (kwargs or {}).get("num_classes", 1000)
         self.register_buffer("epochs_to_target", torch.tensor(-1))  # -1: not reached yet
         self.register_buffer("steps_to_target", torch.tensor(-1))
         # Error rates, the paper's metrics (Tables 1 and 2): 1 - top-k accuracy, per split.
@@ -188,10 +201,15 @@ class AlexNetModule(L.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        weights = [p for n, p in self.named_parameters() if not n.endswith("bias")]
+        layers = dict(self.net.named_layers())
+        decay = {id(layers[n].weight): d for n, d in (hp.layer_weight_decay or {}).items()}
+        by_decay: dict[float, list[torch.nn.Parameter]] = {}
+        for name, p in self.named_parameters():
+            if not name.endswith("bias"):
+                by_decay.setdefault(decay.get(id(p), hp.weight_decay), []).append(p)
         biases = [p for n, p in self.named_parameters() if n.endswith("bias")]
         groups = [
-            {"params": weights},
+            *({"params": params, "weight_decay": d} for d, params in by_decay.items()),
             {
                 "params": biases,
                 "lr": hp.lr * hp.bias_lr_factor,
@@ -210,4 +228,4 @@ class AlexNetModule(L.LightningModule):
         }
 
 
-NETWORKS = {"alexnet": AlexNet, "four_layer": FourLayerNet}
+NETWORKS = {"alexnet": AlexNet, "four_layer": FourLayerNet, "conv_local": ConvLocalNet}
