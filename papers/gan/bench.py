@@ -2,7 +2,8 @@
 ``scripts/bench.py``).
 
 Both train the same networks (``model.py``'s Generator and maxout Discriminator, the paper's
-MNIST sizes or the quick preset's) with Algorithm 1 (k = 1) and SGD with momentum, on the same
+MNIST sizes or the quick preset's) with the authors' simultaneous updates (both players'
+gradients from one forward pass, k = 1; papers/gan/game.py) and SGD with momentum, on the same
 batches of random 28x28 (or 8x8) uint8 images. The plain loop is the algorithm and nothing else;
 the Lightning run adds what ``GANModule`` does per iteration: manual optimisation, the
 configuration's lr and momentum schedule, G's gradient norm and the logging calls. The two
@@ -20,7 +21,6 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from common.timing import interleaved_times, ratio_to
-from papers.gan.game import frozen
 from papers.gan.model import discriminator_loss, generator_loss
 from papers.gan.module import GANModule
 
@@ -57,8 +57,8 @@ def gan_module(size: str) -> GANModule:
 
 
 def plain_epoch(module: GANModule, loader: DataLoader) -> Callable[[], None]:
-    """One epoch of a hand-written Algorithm 1 loop over ``loader`` on the module's own
-    networks, with SGD and momentum, per call."""
+    """One epoch of a hand-written loop of the authors' simultaneous updates over ``loader`` on
+    the module's own networks, with SGD and momentum, per call."""
     g, d = module.generator, module.discriminator
     optimizer_d = torch.optim.SGD(d.parameters(), lr=0.1, momentum=0.5)
     optimizer_g = torch.optim.SGD(g.parameters(), lr=0.1, momentum=0.5)
@@ -66,15 +66,18 @@ def plain_epoch(module: GANModule, loader: DataLoader) -> Callable[[], None]:
     def epoch() -> None:
         for (images,) in loader:
             real = images.flatten(1).float() / 255
-            with torch.no_grad():
-                fake = g.sample(len(real))
+            fake = g.sample(len(real))
+            seen = fake.detach().requires_grad_()
+            real_logits, fake_logits = d(real), d(seen)
             optimizer_d.zero_grad()
-            discriminator_loss(d(real), d(fake)).backward()
+            optimizer_g.zero_grad()
+            (towards_fake,) = torch.autograd.grad(
+                generator_loss(fake_logits), seen, retain_graph=True
+            )
+            discriminator_loss(real_logits, fake_logits).backward()
+            fake.backward(towards_fake)
             optimizer_d.step()
-            with frozen(d):
-                optimizer_g.zero_grad()
-                generator_loss(d(g.sample(len(real)))).backward()
-                optimizer_g.step()
+            optimizer_g.step()
 
     return epoch
 
@@ -104,7 +107,7 @@ def lightning_epoch(module: GANModule, loader: DataLoader, timer: EpochTimer) ->
 def gan_loop_timings(
     size: str = "paper", steps: int = 20, batch: int = 100, repeats: int = 5
 ) -> dict[str, float]:
-    """Iterations per second (one D step and one G step) of the plain loop and of Lightning,
+    """Iterations per second (one update of each player) of the plain loop and of Lightning,
     epochs of ``steps`` batches of ``batch`` images run in turn, ``repeats`` trials after one
     warm-up epoch each (``common.timing.interleaved_times``); Lightning's time per iteration
     over the plain loop's, the median of the per-trial ratios (above 1: Lightning is slower),

@@ -1,8 +1,13 @@
 """Algorithm 1 of Goodfellow et al. (2014) as a LightningModule base, for any G and D.
 
 Both the image GAN (``module.py``) and the two-dimensional ring of Gaussians (``toy_module.py``)
-train through it: k steps of D on a minibatch of data and one of noise, then one step of G on
-fresh noise through the updated D, with two optimisers (manual optimisation).
+train through it, with two optimisers (manual optimisation), in one of two orders:
+
+- ``alternating`` (Algorithm 1 as printed): k steps of D on a minibatch of data and one of noise,
+  then one step of G on fresh noise through the updated D;
+- ``simultaneous`` (the authors' code, ``AdversaryCost2`` in goodfeli/adversarial, which made
+  Table 1): one minibatch of samples S = G(z), both players' gradients taken at the same
+  parameters from the same forward pass of D (one dropout draw), then both updated (k = 1).
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from common.checks import check_choice
 from papers.gan.model import GENERATOR_OBJECTIVES, discriminator_loss, generator_loss
+
+UPDATES = ("alternating", "simultaneous")
 
 
 def gradient_norm(module: nn.Module) -> Tensor:
@@ -39,9 +47,10 @@ class AdversarialGame(L.LightningModule):
     """Algorithm 1 with k discriminator steps per generator step.
 
     A subclass builds ``self.generator`` (with ``sample(n)``) and ``self.discriminator``
-    (returning logits), saves the hyperparameters ``k``, ``generator_objective``,
-    ``early_threshold`` and ``early_iterations``, calls :meth:`start_game`, and returns the two
-    optimisers (D's first) from ``configure_optimizers``. It may override :meth:`preprocess` (a
+    (returning logits), saves the hyperparameters ``k``, ``generator_objective``, ``updates``
+    (one of ``UPDATES``), ``early_threshold`` and ``early_iterations``, calls
+    :meth:`start_game`, and returns the two optimisers (D's first) from
+    ``configure_optimizers``. It may override :meth:`preprocess` (a
     batch's first element to data points) and :meth:`before_update` (a schedule applied before
     each update).
     """
@@ -56,6 +65,9 @@ class AdversarialGame(L.LightningModule):
                 f"generator_objective must be one of {GENERATOR_OBJECTIVES}; "
                 f"got {hp.generator_objective!r}"
             )
+        check_choice("updates", hp.updates, UPDATES)
+        if hp.updates == "simultaneous" and hp.k != 1:
+            raise ValueError(f"simultaneous updates take one step of each player; got k={hp.k}")
         if hp.early_iterations < 1:
             raise ValueError(f"early_iterations must be >= 1; got {hp.early_iterations}")
         if not 0 < hp.early_threshold <= 1:
@@ -107,6 +119,37 @@ class AdversarialGame(L.LightningModule):
         self.iterations += 1
         return {"loss_g": loss.detach(), "grad_norm_g": grad_norm, "d_fake_g": d_fake}
 
+    def simultaneous_step(self, real: Tensor, optimizer_d, optimizer_g) -> dict[str, Tensor]:
+        """One update of both players from one forward pass, as the authors' ``AdversaryCost2``:
+        S = G(z) for a minibatch of m noise samples, D's loss on D(x) and D(S), G's loss on the
+        same D(S); each gradient is taken at the current parameters, then both take a step."""
+        fake = self.generator.sample(len(real))
+        seen = fake.detach().requires_grad_()  # D's input: G's gradient is pushed back from it
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(seen)
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        loss_g = generator_loss(fake_logits, self.hparams.generator_objective)
+        optimizer_d.zero_grad()
+        optimizer_g.zero_grad()
+        (towards_fake,) = torch.autograd.grad(loss_g, seen, retain_graph=True)  # D untouched
+        self.manual_backward(loss_d)  # D's parameters only: ``seen`` is cut from G
+        self.manual_backward(fake, gradient=towards_fake)  # G's, through the samples
+        grad_norm = gradient_norm(self.generator)
+        for optimizer in (optimizer_d, optimizer_g):
+            self.before_update(optimizer.optimizer)
+            optimizer.step()
+        self.discriminator_updates += 1
+        d_fake = torch.sigmoid(fake_logits).mean().detach()
+        self.track_early_window(d_fake, grad_norm)
+        self.iterations += 1
+        return {
+            "loss_d": loss_d.detach(),
+            "d_real": torch.sigmoid(real_logits).mean().detach(),
+            "d_fake": d_fake,
+            "loss_g": loss_g.detach(),
+            "grad_norm_g": grad_norm,
+            "d_fake_g": d_fake,
+        }
+
     def track_early_window(self, d_fake: Tensor, grad_norm: Tensor) -> None:
         """Section 3's early phase, once D wins: the window opens at the first G step whose mean
         D(G(z)) is at most ``early_threshold`` (1 opens it at G's first step) and holds
@@ -127,9 +170,12 @@ class AdversarialGame(L.LightningModule):
         real = self.preprocess(batch[0])
         optimizer_d, optimizer_g = self.optimizers()
         per_step = self.before_update(optimizer_d.optimizer)
-        logs = self.discriminator_step(real, optimizer_d)
+        if self.hparams.updates == "simultaneous":
+            logs = self.simultaneous_step(real, optimizer_d, optimizer_g)
+        else:
+            logs = self.discriminator_step(real, optimizer_d)
         updates = int(self.discriminator_updates)  # batches so far, as the loggers count them
-        if updates % self.hparams.k == 0:
+        if self.hparams.updates == "alternating" and updates % self.hparams.k == 0:
             self.before_update(optimizer_g.optimizer)
             logs |= self.generator_step(len(real), optimizer_g)
         for name, value in logs.items():

@@ -39,6 +39,9 @@ class GANModule(AdversarialGame):
     k: discriminator steps per generator step (Algorithm 1; k = 1 in the paper).
     generator_objective: "non_saturating" (maximise log D(G(z)), Section 3, the authors' code)
         or "minimax" (minimise log(1 - D(G(z))), Eq. 1 as written).
+    updates: "simultaneous" (the authors' code, which made Table 1: both players' gradients from
+        one forward pass; papers/gan/game.py) or "alternating" (Algorithm 1 as printed: D's
+        step, then G's through the updated D; with the MNIST recipe G collapses, README).
     init_output_bias_from_marginals: start G's sigmoid output at the training pixel means.
     preprocess: "unit" (pixels / 255, MNIST and TFD) or "gcn" (global contrast normalisation
         with ``gcn_scale``, CIFAR-10).
@@ -64,6 +67,7 @@ class GANModule(AdversarialGame):
         discriminator: dict[str, Any],
         k: int = 1,
         generator_objective: str = "non_saturating",
+        updates: str = "simultaneous",
         init_output_bias_from_marginals: bool = True,
         preprocess: str = "unit",
         gcn_scale: float = 55.0,

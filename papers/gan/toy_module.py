@@ -126,7 +126,7 @@ class RingGANModule(AdversarialGame):
     """Algorithm 1 on the ring of Gaussians (the data module's ``ring``), Adam for both players.
 
     Args: generator, discriminator (keyword arguments of :class:`Generator` and
-    :class:`Discriminator` with 2-D data), k, generator_objective, early_threshold,
+    :class:`Discriminator` with 2-D data), k, generator_objective, updates, early_threshold,
     early_iterations (as in :class:`papers.gan.game.AdversarialGame`), lr and betas (Adam),
     num_modes, radius, std (the ring, as served), num_samples (samples of G the test scores),
     num_stds (a sample within num_stds * std of its nearest mode is high quality), min_share (a
@@ -142,6 +142,7 @@ class RingGANModule(AdversarialGame):
         discriminator: dict[str, Any],
         k: int = 1,
         generator_objective: str = "non_saturating",
+        updates: str = "alternating",
         early_threshold: float = 1.0,
         early_iterations: int = 100,
         lr: float = 1e-3,

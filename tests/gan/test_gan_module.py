@@ -86,7 +86,7 @@ def changed(before: dict[str, torch.Tensor], net: torch.nn.Module) -> set[str]:
 
 def test_discriminator_step_changes_only_the_discriminator(tmp_path):
     torch.manual_seed(0)
-    module = tiny_module(k=2)  # the first batch makes a D step and no G step
+    module = tiny_module(k=2, updates="alternating")  # the first batch: a D step, no G step
     g, d = parameters(module.generator), parameters(module.discriminator)
     fit(module, tmp_path)
     assert changed(g, module.generator) == set()
@@ -106,11 +106,13 @@ def test_generator_step_is_one_sgd_step_on_its_objective_and_leaves_d_alone(tmp_
         "hidden_include_prob": 1.0,
     }
     torch.manual_seed(0)
-    alone = tiny_module(k=2, discriminator=no_dropout)
+    alone = tiny_module(k=2, updates="alternating", discriminator=no_dropout)
     fit(alone, tmp_path)
 
     torch.manual_seed(0)
-    module = tiny_module(k=1, discriminator=no_dropout, generator_objective=objective)
+    module = tiny_module(
+        k=1, updates="alternating", discriminator=no_dropout, generator_objective=objective
+    )
     noise: list[torch.Tensor] = []
     sample_noise = module.generator.sample_noise
 
@@ -140,9 +142,68 @@ def test_generator_step_is_one_sgd_step_on_its_objective_and_leaves_d_alone(tmp_
     assert (int(module.discriminator_updates), int(module.iterations)) == (1, 1)
 
 
+@pytest.mark.parametrize("objective", ["non_saturating", "minimax"])
+def test_simultaneous_updates_take_both_gradients_at_the_same_parameters(tmp_path, objective):
+    """The authors' AdversaryCost2: one batch of samples S = G(z); D's gradient of its loss on
+    D(x) and D(S), G's gradient of its loss on the same D(S), both at the parameters before the
+    update, then one SGD step each (G does not see the updated D)."""
+    no_dropout = {
+        "num_units": [6],
+        "num_pieces": 2,
+        "irange": 0.3,
+        "input_include_prob": 1.0,
+        "hidden_include_prob": 1.0,
+    }
+    torch.manual_seed(0)
+    module = tiny_module(discriminator=no_dropout, generator_objective=objective)
+    assert module.hparams.updates == "simultaneous"  # the default, as the authors' code
+    noise: list[torch.Tensor] = []
+    sample_noise = module.generator.sample_noise
+
+    def recorded(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        noise.append(sample_noise(n, generator))
+        return noise[-1]
+
+    module.generator.sample_noise = recorded
+    reference = tiny_module(discriminator=no_dropout)
+    reference.load_state_dict(module.state_dict())
+    fit(module, tmp_path)
+    assert len(noise) == 1 and (int(module.discriminator_updates), int(module.iterations)) == (1, 1)
+
+    real = module.preprocess(TinyImages().images["train"][:10])  # the first batch, unshuffled
+    fake_logits = reference.discriminator(reference.generator(noise[0]))
+    real_logits = reference.discriminator(real)
+    loss_d = -0.5 * (F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
+    if objective == "non_saturating":
+        loss_g = -F.logsigmoid(fake_logits).mean()
+    else:
+        loss_g = F.logsigmoid(-fake_logits).mean()
+    d_params, g_params = (
+        dict(reference.discriminator.named_parameters()),
+        dict(reference.generator.named_parameters()),
+    )
+    d_grads = torch.autograd.grad(loss_d, list(d_params.values()), retain_graph=True)
+    g_grads = torch.autograd.grad(loss_g, list(g_params.values()))
+    lr = module.schedule.learning_rate(0)
+    for net, params, grads in (
+        (module.discriminator, d_params, d_grads),
+        (module.generator, g_params, g_grads),
+    ):
+        for (name, p), grad in zip(params.items(), grads, strict=True):
+            expected = p.detach() - lr * grad
+            assert torch.allclose(net.get_parameter(name), expected, atol=1e-7), name
+
+
+def test_simultaneous_updates_take_one_step_of_each_player():
+    with pytest.raises(ValueError, match="simultaneous updates take one step of each player"):
+        tiny_module(k=2, updates="simultaneous")
+    with pytest.raises(ValueError, match="updates"):
+        tiny_module(updates="interleaved")
+
+
 def test_k_discriminator_steps_per_generator_step(tmp_path):
     torch.manual_seed(0)
-    module = tiny_module(k=3)
+    module = tiny_module(k=3, updates="alternating")
     fit(module, tmp_path, batches=4)  # D D D G, D
     assert (int(module.discriminator_updates), int(module.iterations)) == (4, 1)
 
@@ -318,6 +379,7 @@ def test_paper_preset_is_the_authors_mnist_configuration(make_config):
     assert (cfg.data.dataset, cfg.data.val_size, cfg.data.batch_size) == ("mnist", 10000, 100)
     m = cfg.model
     assert (m.k, m.generator_objective, m.channels, m.image_size) == (1, "non_saturating", 1, 28)
+    assert m.updates == "simultaneous"  # AdversaryCost2: both players from one forward pass
     assert list(m.generator.hidden_dims) == [1200, 1200]
     assert list(m.discriminator.num_units) == [240, 240]
     assert (m.schedule.base_lr, m.schedule.decay_factor, m.schedule.min_lr) == (0.1, 1.000004, 1e-6)
