@@ -126,7 +126,7 @@ def test_ratio_rule(tanh, verdict):
 
 TINY = (
     "trainer.max_epochs=4",
-    "trainer.limit_train_batches=15",
+    "trainer.limit_train_batches=25",
     "trainer.limit_val_batches=2",
     "trainer.limit_test_batches=2",
     "logger=csv",

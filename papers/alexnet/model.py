@@ -22,6 +22,7 @@ from common.checks import check_choice
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # Section 3.1 compares the two (Figure 1)
 POOLING = {"overlapping": (3, 2), "non_overlapping": (2, 2)}  # Section 3.4: z=3, s=2 vs z=s=2
+POOL_KINDS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")  # Section 5: these biases start at 1
 
@@ -174,13 +175,16 @@ class AlexNet(nn.Module):
 
 
 class FourLayerNet(nn.Module):
-    """The four-layer convolutional net of Figure 1 and Section 3.3's CIFAR-10 result.
+    """The four-layer convolutional net of Figure 1.
 
-    The paper gives no layout. We use that of the CIFAR-10 example nets in Krizhevsky's public
-    cuda-convnet code: three 5x5 convolutional layers of 32, 32 and 64 maps, each followed by
-    3/2 pooling (the first two by the paper's cross-map LRN when ``lrn``), then one fully connected
-    softmax layer. ``activation`` switches ReLU / tanh (Figure 1), ``lrn`` Section 3.3's
-    normalisation and ``pooling`` Section 3.4's overlap.
+    The paper gives no layout. We use that of Krizhevsky's public cuda-convnet example net for
+    CIFAR-10 (``layers-18pct``): three 5x5 convolutional layers of 32, 32 and 64 maps, each
+    followed by 3/2 pooling (max after conv1, average after conv2 and conv3: ``pool_kinds``),
+    then one fully connected softmax layer; weights from N(0, std^2) with the file's initW per
+    layer (``init_std``: conv1, conv2, conv3, fc4), biases 0. The file's within-map response
+    normalisation is left out (Figure 1: "no regularization of any kind"); ``lrn`` puts the
+    paper's cross-map LRN after the first two layers. ``activation`` switches ReLU / tanh
+    (Figure 1), ``pooling`` Section 3.4's overlap.
     """
 
     def __init__(
@@ -192,28 +196,35 @@ class FourLayerNet(nn.Module):
         activation: str = "relu",
         lrn: bool = False,
         pooling: str = "overlapping",
-        init_std: float = 0.01,
+        pool_kinds: tuple[str, ...] = ("max", "avg", "avg"),
+        init_std: tuple[float, ...] = (1e-4, 0.01, 0.01, 0.01),
     ) -> None:
         super().__init__()
         check_choice("activation", activation, ACTIVATIONS)
         check_choice("pooling", pooling, POOLING)
-        if len(widths) != 3:
-            raise ValueError(f"widths must list the 3 convolutional layers, got {list(widths)}")
+        if len(widths) != 3 or len(pool_kinds) != 3 or len(init_std) != 4:
+            raise ValueError(
+                "widths and pool_kinds list the 3 convolutional layers and init_std the 4 layers, "
+                f"got {list(widths)}, {list(pool_kinds)}, {list(init_std)}"
+            )
+        for kind in pool_kinds:
+            check_choice("pool_kinds", kind, POOL_KINDS)
         layers: list[tuple[str, nn.Module]] = []
         channels = in_channels
-        for index, out in enumerate(widths, start=1):
+        for index, (out, kind) in enumerate(zip(widths, pool_kinds, strict=True), start=1):
             layers.append((f"conv{index}", nn.Conv2d(channels, out, 5, padding=2)))
             layers.append((f"act{index}", ACTIVATIONS[activation]()))
             if lrn and index < 3:
                 layers.append((f"lrn{index}", LocalResponseNorm()))
             # ceil_mode keeps the border rows of 3/2 pooling, as cuda-convnet's pooling does
-            layers.append((f"pool{index}", nn.MaxPool2d(*POOLING[pooling], ceil_mode=True)))
+            pool = POOL_KINDS[kind](*POOLING[pooling], ceil_mode=True)
+            layers.append((f"pool{index}", pool))
             channels = out
         self.features = nn.Sequential(OrderedDict(layers))
         flat = self.features(torch.zeros(1, in_channels, input_size, input_size)).numel()
         self.classifier = nn.Sequential(OrderedDict([("fc4", nn.Linear(flat, num_classes))]))
-        for _, layer in self.named_layers():
-            nn.init.normal_(layer.weight, mean=0.0, std=init_std)
+        for (_, layer), std in zip(self.named_layers(), init_std, strict=True):
+            nn.init.normal_(layer.weight, mean=0.0, std=std)
             nn.init.zeros_(layer.bias)
 
     def named_layers(self) -> list[tuple[str, nn.Conv2d | nn.Linear]]:

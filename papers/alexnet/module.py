@@ -37,7 +37,8 @@ class AlexNetModule(L.LightningModule):
         (epsB = 2 epsW, no wc), which the paper preset follows since Section 5 states its rule
         for the weights only; 1 and true (the weights' rule for every parameter) by default.
     lr_factor, lr_patience: divide the learning rate by 10 when the validation error stops
-        improving (Section 5; the paper gives no patience, it judged by eye).
+        improving (Section 5; the paper gives no patience, it judged by eye); ``lr_factor=None``
+        keeps the rate constant (Figure 1).
     target_train_error: Figure 1's measure: the epochs (and steps) until the training error of an
         epoch first reaches this (0.25 in the paper), logged as ``train/epochs_to_target`` (the
         epochs run so far while it has not) and ``train/target_reached``; ``stop_at_target`` ends
@@ -66,7 +67,7 @@ class AlexNetModule(L.LightningModule):
         layer_weight_decay: dict[str, float] | None = None,
         bias_lr_factor: float = 1.0,
         bias_decay: bool = True,
-        lr_factor: float = 0.1,
+        lr_factor: float | None = 0.1,
         lr_patience: int = 5,
         network: str = "alexnet",
         four_layer: dict[str, Any] | None = None,
@@ -219,6 +220,8 @@ class AlexNetModule(L.LightningModule):
         optimizer = torch.optim.SGD(
             groups, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
         )
+        if hp.lr_factor is None:  # a constant rate (Figure 1)
+            return optimizer
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience
         )

@@ -185,8 +185,16 @@ def test_four_layer_net_follows_its_layout():
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     assert sum(isinstance(m, LocalResponseNorm) for m in FourLayerNet(lrn=True).modules()) == 2
     assert nn.Tanh in {type(m) for m in FourLayerNet(activation="tanh").modules()}
-    with pytest.raises(ValueError, match="widths must list the 3 convolutional layers"):
+    # cuda-convnet's layers-18pct: max pooling after conv1, average after conv2 and conv3
+    pools = [type(m) for m in net.features if isinstance(m, nn.MaxPool2d | nn.AvgPool2d)]
+    assert pools == [nn.MaxPool2d, nn.AvgPool2d, nn.AvgPool2d]
+    torch.manual_seed(0)
+    stds = [float(layer.weight.detach().std()) for _, layer in FourLayerNet().named_layers()]
+    assert stds == pytest.approx([1e-4, 0.01, 0.01, 0.01], rel=0.1)  # the file's initW
+    with pytest.raises(ValueError, match="widths and pool_kinds list the 3 convolutional"):
         FourLayerNet(widths=(8, 8))
+    with pytest.raises(ValueError, match="pool_kinds"):
+        FourLayerNet(pool_kinds=("max", "avg", "median"))
 
 
 FOUR_LAYER = (
