@@ -94,25 +94,17 @@ def test_discriminator_step_changes_only_the_discriminator(tmp_path):
     assert (int(module.discriminator_updates), int(module.iterations)) == (1, 0)
 
 
-@pytest.mark.parametrize("objective", ["non_saturating", "minimax"])
-def test_generator_step_is_one_sgd_step_on_its_objective_and_leaves_d_alone(tmp_path, objective):
-    """k = 1: after D's step, G takes lr_0 * grad of its loss on fresh noise through the updated,
-    fixed D; D's parameters are exactly those of a run that made the D step alone."""
-    no_dropout = {
-        "num_units": [6],
-        "num_pieces": 2,
-        "irange": 0.3,
-        "input_include_prob": 1.0,
-        "hidden_include_prob": 1.0,
-    }
-    torch.manual_seed(0)
-    alone = tiny_module(k=2, updates="alternating", discriminator=no_dropout)
-    fit(alone, tmp_path)
+NO_DROPOUT = {  # a tiny D whose outputs the tests can recompute exactly
+    "num_units": [6],
+    "num_pieces": 2,
+    "irange": 0.3,
+    "input_include_prob": 1.0,
+    "hidden_include_prob": 1.0,
+}
 
-    torch.manual_seed(0)
-    module = tiny_module(
-        k=1, updates="alternating", discriminator=no_dropout, generator_objective=objective
-    )
+
+def record_noise(module: GANModule) -> list[torch.Tensor]:
+    """The noise batches G draws from now on, in order."""
     noise: list[torch.Tensor] = []
     sample_noise = module.generator.sample_noise
 
@@ -121,12 +113,28 @@ def test_generator_step_is_one_sgd_step_on_its_objective_and_leaves_d_alone(tmp_
         return noise[-1]
 
     module.generator.sample_noise = recorded
+    return noise
+
+
+@pytest.mark.parametrize("objective", ["non_saturating", "minimax"])
+def test_generator_step_is_one_sgd_step_on_its_objective_and_leaves_d_alone(tmp_path, objective):
+    """k = 1: after D's step, G takes lr_0 * grad of its loss on fresh noise through the updated,
+    fixed D; D's parameters are exactly those of a run that made the D step alone."""
+    torch.manual_seed(0)
+    alone = tiny_module(k=2, updates="alternating", discriminator=NO_DROPOUT)
+    fit(alone, tmp_path)
+
+    torch.manual_seed(0)
+    module = tiny_module(
+        k=1, updates="alternating", discriminator=NO_DROPOUT, generator_objective=objective
+    )
+    noise = record_noise(module)
     g_before = parameters(module.generator)
     fit(module, tmp_path)
 
     d_alone = alone.discriminator.state_dict()
     assert all(torch.equal(v, d_alone[k]) for k, v in module.discriminator.state_dict().items())
-    reference = tiny_module(k=1, discriminator=no_dropout)
+    reference = tiny_module(k=1, discriminator=NO_DROPOUT)
     reference.generator.load_state_dict(g_before)
     reference.discriminator.load_state_dict(module.discriminator.state_dict())
     logits = reference.discriminator(reference.generator(noise[1]))  # noise[0]: D's fake batch
@@ -147,25 +155,11 @@ def test_simultaneous_updates_take_both_gradients_at_the_same_parameters(tmp_pat
     """The authors' AdversaryCost2: one batch of samples S = G(z); D's gradient of its loss on
     D(x) and D(S), G's gradient of its loss on the same D(S), both at the parameters before the
     update, then one SGD step each (G does not see the updated D)."""
-    no_dropout = {
-        "num_units": [6],
-        "num_pieces": 2,
-        "irange": 0.3,
-        "input_include_prob": 1.0,
-        "hidden_include_prob": 1.0,
-    }
     torch.manual_seed(0)
-    module = tiny_module(discriminator=no_dropout, generator_objective=objective)
+    module = tiny_module(discriminator=NO_DROPOUT, generator_objective=objective)
     assert module.hparams.updates == "simultaneous"  # the default, as the authors' code
-    noise: list[torch.Tensor] = []
-    sample_noise = module.generator.sample_noise
-
-    def recorded(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        noise.append(sample_noise(n, generator))
-        return noise[-1]
-
-    module.generator.sample_noise = recorded
-    reference = tiny_module(discriminator=no_dropout)
+    noise = record_noise(module)
+    reference = tiny_module(discriminator=NO_DROPOUT)
     reference.load_state_dict(module.state_dict())
     fit(module, tmp_path)
     assert len(noise) == 1 and (int(module.discriminator_updates), int(module.iterations)) == (1, 1)
