@@ -2,10 +2,30 @@
 global batch, and writes one run folder with one W&B run."""
 
 import json
+import socket
 
 import pytest
 import torch
 from helpers import cli
+
+
+def loopback_reachable() -> bool:
+    """gloo's processes meet on 127.0.0.1; a fresh network namespace (``unshare -n``) has its
+    loopback down, and the runs would wait for each other until their timeout."""
+    with socket.socket() as server, socket.socket() as client:
+        try:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            client.settimeout(2)
+            client.connect(server.getsockname())
+        except OSError:
+            return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(
+    not loopback_reachable(), reason="no loopback network (e.g. under unshare -n): gloo cannot meet"
+)
 
 # No randomness that differs between one and two processes: full-size crops and no dropout.
 # The data order is shared (common/data.py: every process draws the same permutation and takes

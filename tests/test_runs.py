@@ -381,7 +381,10 @@ def test_a_cifar10_run_is_named_for_its_set_up_and_not_set_beside_imagenet(make_
     assert cfg.preset.name == "cifar10" and "CIFAR-10" in cfg.preset.description
     assert get("alexnet").reported_for(cfg) == ()
     four = make_config("paper=alexnet", "data=alexnet/cifar10", "recipe=alexnet/four_layer")
-    assert [r.source for r in get("alexnet").reported_for(four)] == ["Section 3.3"]
+    assert get("alexnet").reported_for(four) == ()  # Figure 1 has no error rate
+    conv_local = make_config("paper=alexnet", "data=alexnet/cifar10", "recipe=alexnet/conv_local")
+    assert conv_local.preset.name == "conv_local"
+    assert [r.source for r in get("alexnet").reported_for(conv_local)] == ["Section 3.3"]
     quick = make_config("paper=alexnet")
     assert quick.preset.name == "quick"
 
